@@ -1,0 +1,24 @@
+"""Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from hub.api.errors import register_error_handlers
+from hub.api.health import health_blueprint
+from hub.api.v1 import api_blueprint
+from hub.config import Settings
+from hub.services import Services
+
+
+def create_app(settings: Settings, services: Services) -> Flask:
+    """Build the Flask app with every blueprint bound to ``services``."""
+    app = Flask("calhub")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["calhub"] = services
+    register_error_handlers(app)
+    app.register_blueprint(health_blueprint(services))
+    app.register_blueprint(api_blueprint(services))
+    return app

@@ -1,0 +1,1 @@
+"""The booking service layer: commands (the one write path), rules and availability."""

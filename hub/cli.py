@@ -1,0 +1,230 @@
+"""The ``calhub`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from hub.config import ConfigError, Settings, load_settings
+from hub.domain.errors import HubError
+
+logger = logging.getLogger("calhub")
+
+
+def _services(settings: Settings, migrate: bool = True) -> Any:
+    from hub.services import build_services
+
+    return build_services(settings, migrate=migrate)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the whole hub on one port with a production WSGI server (waitress)."""
+    import waitress
+
+    from hub.sync.runtime import build_worker
+    from hub.wsgi import build_wsgi
+
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    if args.host or args.port:
+        settings.base_url = f"http://{settings.host}:{settings.port}"
+    services = _services(settings)
+    if args.demo:
+        from hub.demo import demo_logins_text, load_demo
+
+        created = load_demo(services)
+        print(("Created" if created else "Found") + " the demo pet café.", flush=True)
+        print(demo_logins_text(services), flush=True)
+    app = build_wsgi(services)
+    worker = None
+    if settings.run_worker_in_serve and not args.no_worker:
+        worker = build_worker(services)
+        worker.start()
+    server = waitress.create_server(
+        app, host=settings.host, port=settings.port, threads=settings.threads, ident="calhub"
+    )
+
+    def _terminate(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # unwinds waitress's loop in the main thread
+
+    signal.signal(signal.SIGTERM, _terminate)
+    print(
+        f"calhub serving on http://{settings.host}:{settings.port}/ (CalDAV at /dav/)", flush=True
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        logger.info("stopping: no new connections, finishing requests in flight")
+    finally:
+        server.close()
+        # Requests already being handled finish their transaction before we exit.
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=15)
+        if worker is not None:
+            worker.stop()
+        services.close()
+    print("calhub stopped cleanly", flush=True)
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the outbox worker as its own process until SIGTERM/SIGINT."""
+    from hub.sync.runtime import build_worker
+
+    services = _services(settings)
+    worker = build_worker(services)
+    stop = lambda *_: worker._stop.set()  # noqa: E731
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"calhub worker {worker.worker_id} running", flush=True)
+    worker.run_forever()
+    services.close()
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Bring the database schema up to date."""
+    services = _services(settings, migrate=True)
+    print(f"database is up to date ({services.db.engine.url.render_as_string(hide_password=True)})")
+    services.close()
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Load the demo pet café (idempotent)."""
+    from hub.demo import demo_logins_text, load_demo
+
+    services = _services(settings)
+    created = load_demo(services)
+    print(("Created" if created else "Found") + " the demo pet café.")
+    print(demo_logins_text(services))
+    services.close()
+    return 0
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a manager or staff user; the password is read from standard input."""
+    if not args.password_stdin:
+        raise HubError(
+            "pass --password-stdin and pipe the password in (it never goes on the command line)"
+        )
+    password = sys.stdin.readline().rstrip("\r\n")
+    services = _services(settings)
+    user = services.booking.add_user(
+        args.username,
+        args.role,
+        password,
+        location=args.location,
+        email=args.email,
+        display_name=args.name,
+    )
+    print(f"created {user['role']} {user['username']} (id {user['id']})")
+    services.close()
+    return 0
+
+
+def cmd_apikey_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Create an API key and print it alone on the last line (only its hash is stored)."""
+    services = _services(settings)
+    key = services.booking.create_api_key(args.name)
+    print(f"API key {key['name']!r} created (id {key['id']}). It is shown once; store it now:")
+    print(key["key"])
+    services.close()
+    return 0
+
+
+def cmd_apikey_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    """Revoke an API key by id."""
+    services = _services(settings)
+    services.booking.revoke_api_key(args.id)
+    print(f"API key {args.id} revoked")
+    services.close()
+    return 0
+
+
+def cmd_secret_generate(settings: Settings, args: argparse.Namespace) -> int:
+    """Print a new random secret key for CALHUB_SECRET_KEY."""
+    import secrets
+
+    print(secrets.token_urlsafe(32))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the commands)."""
+    p = argparse.ArgumentParser(
+        prog="calhub", description="calhub: the calendar hub for reservation businesses"
+    )
+    p.add_argument("--config", help="TOML configuration file (default: $CALHUB_CONFIG)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the hub (API, CalDAV, feeds, worker) on one port")
+    s.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="port (default 5232)")
+    s.add_argument(
+        "--demo", action="store_true", help="load the demo pet café first and print its logins"
+    )
+    s.add_argument(
+        "--no-worker", action="store_true", help="do not run the outbox worker in this process"
+    )
+    s.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="run the outbox worker as its own process").set_defaults(
+        func=cmd_worker
+    )
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser("demo", help="load the demo pet café").set_defaults(func=cmd_demo)
+
+    u = sub.add_parser("user", help="manage users").add_subparsers(dest="user_cmd", required=True)
+    ua = u.add_parser("add", help="create a user")
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True, choices=["manager", "staff"])
+    ua.add_argument("--location", help="location slug or id")
+    ua.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    ua.add_argument("--email")
+    ua.add_argument("--name", help="display name")
+    ua.set_defaults(func=cmd_user_add)
+
+    k = sub.add_parser("apikey", help="manage API keys").add_subparsers(
+        dest="apikey_cmd", required=True
+    )
+    kc = k.add_parser("create", help="create an API key")
+    kc.add_argument("name")
+    kc.set_defaults(func=cmd_apikey_create)
+    kr = k.add_parser("revoke", help="revoke an API key")
+    kr.add_argument("id")
+    kr.set_defaults(func=cmd_apikey_revoke)
+
+    sec = sub.add_parser("secret", help="secrets").add_subparsers(dest="secret_cmd", required=True)
+    sec.add_parser("generate", help="print a new secret key").set_defaults(func=cmd_secret_generate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``calhub`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        # Radicale and Alembic narrate their start-up at INFO; keep the console for calhub.
+        for noisy in ("radicale", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        return int(args.func(settings, args) or 0)
+    except (ConfigError, HubError) as e:
+        print(f"calhub: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The iCalendar codec: domain ⇄ VEVENT/VCALENDAR per audience, recurrence, iTIP. Pure."""

@@ -1,0 +1,1 @@
+"""Change-log fan-out, outbox, workers, retries, remote links, loop prevention, status."""
