@@ -76,6 +76,9 @@ class OutboundEvent:
     status: str = "confirmed"  # confirmed | tentative | cancelled
     color: str | None = None
     busy: bool = True
+    # The calhub resources (staff, tables) the event occupies: lets a location-wide integration
+    # file it under each staff member's own remote sub-calendar (Teamup).
+    resource_ids: tuple[str, ...] = ()
 
     def remote_id_seed(self) -> str:
         """A deterministic id base for providers that accept client ids (stable per object)."""

@@ -148,7 +148,9 @@ class MicrosoftConnector(Connector):
 
     def _patch(self, remote_id: str, body: dict[str, Any]) -> PushResult:
         resp = self._call(
-            "PATCH", f"{self.user_path}/events/{quote(remote_id, safe='')}", "update event",
+            "PATCH",
+            f"{self.user_path}/events/{quote(remote_id, safe='')}",
+            "update event",
             json=body,
         )
         raise_for(resp, "update event")
@@ -175,7 +177,9 @@ class MicrosoftConnector(Connector):
 
     def _find_ours(self, event: OutboundEvent) -> str | None:
         value = f"{event.entity}:{event.entity_id}".replace("'", "''")
-        flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{PROP_ID}' and ep/value eq '{value}')"
+        flt = (
+            f"singleValueExtendedProperties/Any(ep: ep/id eq '{PROP_ID}' and ep/value eq '{value}')"
+        )
         resp = self._call(
             "GET", f"{self.calendar_path}/events", "find event", params={"$filter": flt}
         )
@@ -311,7 +315,9 @@ class MicrosoftConnector(Connector):
         """Extend a subscription before it expires; NotFoundError means make a new one."""
         body = {"expirationDateTime": self._expiry()}
         resp = self._call(
-            "PATCH", f"/subscriptions/{quote(channel['id'], safe='')}", "renew subscription",
+            "PATCH",
+            f"/subscriptions/{quote(channel['id'], safe='')}",
+            "renew subscription",
             json=body,
         )
         raise_for(resp, "renew subscription")

@@ -91,7 +91,9 @@ def _looks_like_auth(resp: requests.Response) -> bool:
     return any(k in text for k in ("token", "scope", "unauthor", "forbidden", "permission"))
 
 
-def send(session: requests.Session, method: str, url: str, what: str, **kw: Any) -> requests.Response:
+def send(
+    session: requests.Session, method: str, url: str, what: str, **kw: Any
+) -> requests.Response:
     """One HTTP call; network failures and timeouts become TransientError (no retries here)."""
     try:
         return session.request(method, url, **kw)

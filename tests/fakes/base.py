@@ -34,7 +34,7 @@ class Faults:
     retry_after: float = 1.0
     hang_seconds: float = 1.0  # how long a "timeout" withholds its answer
     seed: int | None = None
-    scripted: list[tuple[str, float | None]] = field(default_factory=list)
+    scripted: list[tuple[str, float | None, str | None]] = field(default_factory=list)
     injected: int = 0
     _rng: random.Random = field(default_factory=random.Random)
 
@@ -42,11 +42,12 @@ class Faults:
         if self.seed is not None:
             self._rng.seed(self.seed)
 
-    def pick(self) -> tuple[str, float | None] | None:
+    def pick(self, method: str = "") -> tuple[str, float | None] | None:
         """The fault for this call, if any."""
-        if self.scripted:
+        if self.scripted and self.scripted[0][2] in (None, method):
             self.injected += 1
-            return self.scripted.pop(0)
+            kind, retry_after, _m = self.scripted.pop(0)
+            return kind, retry_after
         if self.rate and self._rng.random() < self.rate:
             self.injected += 1
             return self._rng.choice(self.kinds), self.retry_after
@@ -141,6 +142,7 @@ class FakeServer:
         self.app = Flask(name)
         self.faults = Faults()
         self.calls: list[tuple[str, str]] = []  # (method, path) of every request
+        self.statuses: list[int] = []  # status of every answer, in order
         self.lock = threading.RLock()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -191,16 +193,18 @@ class FakeServer:
             seed=seed,
         )
 
-    def fail_next(self, kind: str, count: int = 1, retry_after: float | None = None) -> None:
-        """Fail the next ``count`` calls with ``kind``."""
-        self.faults.scripted.extend([(kind, retry_after)] * count)
+    def fail_next(
+        self, kind: str, count: int = 1, retry_after: float | None = None, method: str | None = None
+    ) -> None:
+        """Fail the next ``count`` calls (of ``method``, if given) with ``kind``."""
+        self.faults.scripted.extend([(kind, retry_after, method)] * count)
 
     def _before(self) -> Response | None:
         with self.lock:
             self.calls.append((request.method, request.path))
         if any(request.path.startswith(p) for p in self.fault_exempt):
             return None
-        fault = self.faults.pick()
+        fault = self.faults.pick(request.method)
         if fault is None:
             return None
         kind, retry_after = fault
@@ -214,6 +218,8 @@ class FakeServer:
         return resp
 
     def _after(self, resp: Response) -> Response:
+        with self.lock:
+            self.statuses.append(resp.status_code)
         hang = request.environ.get("fake.hang")
         if hang:
             # The change is done; the client just never hears about it in time.
@@ -242,7 +248,9 @@ def bearer(header_value: str | None, scheme: str = "Bearer") -> str | None:
     return header_value[len(prefix) :].strip() or None
 
 
-def json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def json_error(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
     """A JSON error response."""
     resp = jsonify(body)
     resp.status_code = status

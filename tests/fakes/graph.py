@@ -77,7 +77,9 @@ class GraphFake(FakeServer):
         with self.lock:
             return [dict(e) for e in self.calendars[cal_id].values()]
 
-    def user_create(self, cal_id: str, subject: str, start: datetime, end: datetime, **kw: Any) -> str:
+    def user_create(
+        self, cal_id: str, subject: str, start: datetime, end: datetime, **kw: Any
+    ) -> str:
         """The user adds an event in Outlook."""
         body = {"subject": subject, "start": _fmt(start), "end": _fmt(end), **kw}
         with self.lock:
@@ -121,8 +123,17 @@ class GraphFake(FakeServer):
 
     def _apply(self, ev: dict[str, Any], body: dict[str, Any]) -> None:
         for key in (
-            "subject", "body", "start", "end", "location", "showAs", "isAllDay",
-            "isReminderOn", "categories", "singleValueExtendedProperties", "isCancelled",
+            "subject",
+            "body",
+            "start",
+            "end",
+            "location",
+            "showAs",
+            "isAllDay",
+            "isReminderOn",
+            "categories",
+            "singleValueExtendedProperties",
+            "isCancelled",
         ):
             if key in body:
                 ev[key] = body[key]
@@ -154,9 +165,11 @@ class GraphFake(FakeServer):
         token = bearer(request.headers.get("Authorization"))
         if not self.tokens.valid(token):
             return _err(
-                401, "InvalidAuthenticationToken",
-                "Access token has expired or is not yet valid." if token else
-                "Access token is empty.",
+                401,
+                "InvalidAuthenticationToken",
+                "Access token has expired or is not yet valid."
+                if token
+                else "Access token is empty.",
             )
         return None
 
@@ -223,15 +236,23 @@ class GraphFake(FakeServer):
                     return r
                 cal = get_cal(kw)
                 if cal is None:
-                    return _err(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                    return _err(
+                        404, "ErrorItemNotFound", "The specified object was not found in the store."
+                    )
                 body = request.get_json(silent=True)
                 if not isinstance(body, dict):
                     return _err(400, "BadRequest", "Empty Payload. JSON content expected.")
                 start, end = _parse_dt(body.get("start")), _parse_dt(body.get("end"))
                 if start is None or end is None:
-                    return _err(400, "ErrorInvalidRequest", "start and end with dateTime and timeZone are required.")
+                    return _err(
+                        400,
+                        "ErrorInvalidRequest",
+                        "start and end with dateTime and timeZone are required.",
+                    )
                 if end < start:
-                    return _err(400, "ErrorInvalidRequest", "The end of the event must be after its start.")
+                    return _err(
+                        400, "ErrorInvalidRequest", "The end of the event must be after its start."
+                    )
                 with self.lock:
                     tx = body.get("transactionId")
                     if tx and tx in self.transactions:
@@ -241,7 +262,8 @@ class GraphFake(FakeServer):
                         )
                         if not same:
                             return _err(
-                                409, "ErrorDuplicateTransactionId",
+                                409,
+                                "ErrorDuplicateTransactionId",
                                 "Your request can't be completed. The TransactionId specified in the request has already been used to create a different event.",
                             )
                         return self._created(prior)
@@ -257,7 +279,9 @@ class GraphFake(FakeServer):
                     return r
                 cal = get_cal(kw)
                 if cal is None:
-                    return _err(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                    return _err(
+                        404, "ErrorItemNotFound", "The specified object was not found in the store."
+                    )
                 flt = request.args.get("$filter")
                 with self.lock:
                     items = list(self.calendars[cal].values())
@@ -267,7 +291,8 @@ class GraphFake(FakeServer):
                             return _err(400, "BadRequest", "Unsupported $filter.")
                         pid, val = m.group(1), m.group(2).replace("''", "'")
                         items = [
-                            e for e in items
+                            e
+                            for e in items
                             if any(
                                 p.get("id", "").lower() == pid.lower() and p.get("value") == val
                                 for p in e.get("singleValueExtendedProperties") or []
@@ -281,7 +306,9 @@ class GraphFake(FakeServer):
                     return r
                 cal = get_cal(kw)
                 if cal is None:
-                    return _err(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                    return _err(
+                        404, "ErrorItemNotFound", "The specified object was not found in the store."
+                    )
                 return self._delta(cal)
 
         cal_routes(user, "/calendars/<cal>", "me_cal")
@@ -305,10 +332,16 @@ class GraphFake(FakeServer):
                 with self.lock:
                     cal, ev = self._locate(eid)
                     if ev is None:
-                        return _err(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                        return _err(
+                            404,
+                            "ErrorItemNotFound",
+                            "The specified object was not found in the store.",
+                        )
                     match = request.headers.get("If-Match")
                     if match and match != ev["@odata.etag"]:
-                        return _err(412, "ErrorIrresolvableConflict", "The change key does not match.")
+                        return _err(
+                            412, "ErrorIrresolvableConflict", "The change key does not match."
+                        )
                     self._apply(ev, body)
                     out = self._public(ev)
                 self._notify(cal, eid, "updated")
@@ -321,7 +354,11 @@ class GraphFake(FakeServer):
                 with self.lock:
                     cal, ev = self._locate(eid)
                     if ev is None:
-                        return _err(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                        return _err(
+                            404,
+                            "ErrorItemNotFound",
+                            "The specified object was not found in the store.",
+                        )
                     self._remove(cal, eid)  # type: ignore[arg-type]
                 self._notify(cal, eid, "deleted")
                 return Response(status=204)
@@ -340,20 +377,29 @@ class GraphFake(FakeServer):
             url = body["notificationUrl"]
             if self.require_https and not url.startswith("https://"):
                 return _err(400, "InvalidRequest", "The Url must be https.")
-            m = re.fullmatch(r"(?:me|users/[^/]+)/(?:calendars/([^/]+)|calendar)/events", body["resource"])
+            m = re.fullmatch(
+                r"(?:me|users/[^/]+)/(?:calendars/([^/]+)|calendar)/events", body["resource"]
+            )
             if not m or self._cal(m.group(1)) is None:
                 return _err(400, "InvalidRequest", f"Unsupported resource {body['resource']!r}.")
             try:
-                exp = datetime.fromisoformat(body["expirationDateTime"].split(".")[0].replace("Z", "")).replace(tzinfo=UTC)
+                exp = datetime.fromisoformat(
+                    body["expirationDateTime"].split(".")[0].replace("Z", "")
+                ).replace(tzinfo=UTC)
             except ValueError:
                 return _err(400, "InvalidRequest", "expirationDateTime is not a date.")
             if exp > datetime.now(UTC) + timedelta(minutes=MAX_SUB_MINUTES, seconds=30):
-                return _err(400, "InvalidRequest", "Subscription expiration can only be 4230 minutes in the future.")
+                return _err(
+                    400,
+                    "InvalidRequest",
+                    "Subscription expiration can only be 4230 minutes in the future.",
+                )
             if len(body.get("clientState") or "") > 128:
                 return _err(400, "InvalidRequest", "clientState is longer than 128 characters.")
             if not self._validate_endpoint(url):
                 return _err(
-                    400, "InvalidRequest",
+                    400,
+                    "InvalidRequest",
                     "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.",
                 )
             sub = {
@@ -401,7 +447,9 @@ class GraphFake(FakeServer):
         token = "Validation: Testing client application reachability " + secrets.token_hex(6)
         try:
             resp = requests.post(
-                url, params={"validationToken": token}, headers={"Content-Type": "text/plain"},
+                url,
+                params={"validationToken": token},
+                headers={"Content-Type": "text/plain"},
                 timeout=10,
             )
         except requests.RequestException:
@@ -423,7 +471,11 @@ class GraphFake(FakeServer):
                 key = args.get("$skiptoken") or args.get("$deltatoken")
                 state = self.delta_states.get(key or "")
                 if state is None or state["cal"] != cal:
-                    return _err(410, "SyncStateNotFound", "The sync state generation is not found. Resync required.")
+                    return _err(
+                        410,
+                        "SyncStateNotFound",
+                        "The sync state generation is not found. Resync required.",
+                    )
                 if "$deltatoken" in args:
                     state = self._new_round(cal, state["start"], state["end"], since=state["seq"])
             else:
@@ -431,7 +483,11 @@ class GraphFake(FakeServer):
                     start = datetime.fromisoformat(args["startDateTime"].replace("Z", "+00:00"))
                     end = datetime.fromisoformat(args["endDateTime"].replace("Z", "+00:00"))
                 except (KeyError, ValueError):
-                    return _err(400, "ErrorInvalidParameter", "startDateTime and endDateTime are required ISO 8601 values.")
+                    return _err(
+                        400,
+                        "ErrorInvalidParameter",
+                        "startDateTime and endDateTime are required ISO 8601 values.",
+                    )
                 state = self._new_round(cal, start.astimezone(UTC), end.astimezone(UTC), since=None)
             items = state["items"][state["offset"] : state["offset"] + page]
             state["offset"] += len(items)
@@ -444,7 +500,10 @@ class GraphFake(FakeServer):
             else:
                 tok = secrets.token_urlsafe(16)
                 self.delta_states[tok] = {
-                    "cal": cal, "start": state["start"], "end": state["end"], "seq": state["seq"],
+                    "cal": cal,
+                    "start": state["start"],
+                    "end": state["end"],
+                    "seq": state["seq"],
                 }
                 body["@odata.deltaLink"] = f"{base}?$deltatoken={tok}"
         return jsonify(body)
@@ -464,4 +523,11 @@ class GraphFake(FakeServer):
             for eid, (c, seq) in self.tombstones.items():
                 if c == cal and seq > since:
                     items.append({"id": eid, "@removed": {"reason": "deleted"}})
-        return {"cal": cal, "start": start, "end": end, "seq": self.seq, "items": items, "offset": 0}
+        return {
+            "cal": cal,
+            "start": start,
+            "end": end,
+            "seq": self.seq,
+            "items": items,
+            "offset": 0,
+        }
