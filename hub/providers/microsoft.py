@@ -265,7 +265,8 @@ class MicrosoftConnector(Connector):
             entity, calhub_id = marker.split(":")[:2]
         return RemoteEvent(
             remote_id=rid,
-            deleted=bool(item.get("isCancelled")),
+            # A cancelled foreign meeting blocks nobody; our own cancelled events stay visible.
+            deleted=bool(item.get("isCancelled")) and calhub_id is None,
             etag=item.get("@odata.etag") or item.get("changeKey"),
             summary=item.get("subject") or "",
             start=_parse_graph_time(item.get("start")),

@@ -83,7 +83,9 @@ class GraphFake(FakeServer):
         """The user adds an event in Outlook."""
         body = {"subject": subject, "start": _fmt(start), "end": _fmt(end), **kw}
         with self.lock:
-            return self._store_new(cal_id, body)["id"]
+            eid = self._store_new(cal_id, body)["id"]
+        self._notify(cal_id, eid, "created")
+        return eid
 
     def user_update(self, event_id: str, **fields: Any) -> None:
         """The user edits an event in Outlook (start/end as datetimes allowed)."""
