@@ -197,7 +197,9 @@ class TeamupConnector(Connector):
         since = cursor.get("modifiedSince") if cursor else None
         horizon = time.time() - (MAX_MODIFIED_SINCE_DAYS - 1) * 86400
         if since is not None and float(since) > horizon:
-            params = [("modifiedSince", str(int(since)))] + self._sub_params()
+            # No sub-calendar filter here: an event moved to another staff member's
+            # sub-calendar must still show up, as a removal from ours (see _remote).
+            params = [("modifiedSince", str(int(since)))]
             resp = self._call("GET", "/events", "list changes", params=params)
             stale = resp.status_code == 400 and "modifiedsince" in resp.text.lower()
             if not stale:
