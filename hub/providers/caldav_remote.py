@@ -63,7 +63,7 @@ def _translate(e: Exception, what: str) -> ProviderError:
     if isinstance(e, cerr.RateLimitError):
         return TransientError(
             f"{what}: server busy ({e.status or 429})",
-            status=e.status,
+            status=e.status or 429,
             retry_after=e.retry_after_seconds,
         )
     if isinstance(e, cerr.AuthorizationError):
@@ -156,12 +156,16 @@ class CalDAVConnector(Connector):
         if self._client is None:
             import caldav
 
-            timeout = self.config.get("timeout", 20)
+            # The engine's session carries the timeouts; caldav keeps its own HTTP session.
+            timeout = self.config.get("timeout") or getattr(self.http, "_timeout", None) or 20
             self._client = caldav.DAVClient(
                 url=self.url,
                 username=self.credentials.get("username"),
                 password=self.credentials.get("password"),
                 timeout=timeout,
+                # Basic up front (iCloud, Fastmail, Nextcloud all take it) saves a 401 round
+                # trip per request; config.authType "digest"/"bearer", or "" to negotiate.
+                auth_type=self.config.get("authType", "basic") or None,
                 rate_limit_handle=False,  # retries are the sync engine's job
                 headers={"User-Agent": self.http.headers.get("User-Agent", "calhub")},
             )
@@ -283,18 +287,8 @@ class CalDAVConnector(Connector):
             )
         except cerr.RateLimitError as e:
             raise _translate(e, "sync-collection") from e
-        except (cerr.AuthorizationError, cerr.ReportError, cerr.DAVError) as e:
-            text = f"{getattr(e, 'reason', '')} {e}".lower()
-            if token is not None and (
-                isinstance(e, cerr.AuthorizationError)
-                or "sync-token" in text
-                or "409" in text
-                or "403" in text
-            ):
-                raise _StaleToken() from e  # a full sync will tell a real auth failure apart
-            if token is None and not isinstance(e, cerr.AuthorizationError):
-                raise _NoSyncSupport() from e
-            raise _translate(e, "sync-collection") from e
+        except cerr.DAVError as e:
+            raise self._classify_sync_error(e, token) from e
         except Exception as e:
             raise _translate(e, "sync-collection") from e
         deleted = {self._path(u) for u in (res.deleted_urls or set())}
@@ -310,6 +304,32 @@ class CalDAVConnector(Connector):
         if full:
             changes = [c for c in changes if not c.deleted]
         return PullResult(changes=changes, cursor={"syncToken": res.sync_token}, full=full)
+
+    @staticmethod
+    def _classify_sync_error(e: Exception, token: str | None) -> Exception:
+        """What a failed sync-collection REPORT means: stale token, no support, or an error."""
+        from caldav.lib import error as cerr
+
+        try:
+            status = int(getattr(e, "status", None) or 0) or None
+        except (TypeError, ValueError):
+            status = None
+        preconditions = getattr(e, "preconditions", []) or []
+        if token is not None and (
+            "{DAV:}valid-sync-token" in preconditions
+            or isinstance(e, cerr.AuthorizationError)  # Radicale: 403 for a token it forgot
+            or status in (400, 403, 409, 410, 412)
+        ):
+            return _StaleToken()  # a full sync then tells a real auth failure apart
+        if isinstance(e, cerr.AuthorizationError):
+            return _translate(e, "sync-collection")
+        if isinstance(e, cerr.NotFoundError) or status == 404:
+            return NotFoundError("sync-collection: the calendar is gone", status=404)
+        if token is None and status in (400, 403, 405, 415, 422, 501):
+            return _NoSyncSupport()
+        if status is None or status >= 500 or status in (408, 429):
+            return TransientError(f"sync-collection: {getattr(e, 'reason', e)}", status=status)
+        return _translate(e, "sync-collection")
 
     def _poll(self, cursor: dict[str, Any]) -> PullResult:
         cal_url = self._cal_url()

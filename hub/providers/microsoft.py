@@ -30,6 +30,7 @@ from hub.providers.base import (
     RejectedError,
     RemoteEvent,
     RemoteRef,
+    TransientError,
 )
 from hub.providers.support import OAuth2Client, raise_for
 
@@ -62,6 +63,10 @@ def _parse_graph_time(value: dict[str, Any] | None) -> datetime | None:
             tz = UTC  # Windows zone names: we ask for UTC via Prefer, so this is a fallback
         dt = dt.replace(tzinfo=tz)
     return dt.astimezone(UTC)
+
+
+class _SyncStateGone(Exception):
+    """410 on a delta/skip token: start a new round."""
 
 
 def _iso(dt: datetime) -> str:
@@ -216,14 +221,19 @@ class MicrosoftConnector(Connector):
         if link:
             try:
                 return self._round(link, full=False, started=started)
-            except NotFoundError:
+            except _SyncStateGone:
                 pass  # 410 syncStateNotFound / resyncRequired: the token is no good any more
-        start, end = self._window()
-        first = (
-            f"{self.base}{self.calendar_path}/calendarView/delta?"
-            f"startDateTime={_iso(start)}&endDateTime={_iso(end)}"
-        )
-        return self._round(first, full=True, started=_iso(datetime.now(UTC)))
+        for _ in range(2):  # a full round's own skip tokens can expire mid-round too
+            start, end = self._window()
+            first = (
+                f"{self.base}{self.calendar_path}/calendarView/delta?"
+                f"startDateTime={_iso(start)}&endDateTime={_iso(end)}"
+            )
+            try:
+                return self._round(first, full=True, started=_iso(datetime.now(UTC)))
+            except _SyncStateGone:
+                continue
+        raise TransientError("delta query: the sync state kept expiring during a full round")
 
     def _round(self, url: str, *, full: bool, started: str | None) -> PullResult:
         changes: dict[str, RemoteEvent] = {}
@@ -232,7 +242,7 @@ class MicrosoftConnector(Connector):
         while next_url:
             resp = self._call("GET", next_url, "delta query")
             if resp.status_code == 410:
-                raise NotFoundError(f"delta token expired: {resp.text[:200]}", status=410)
+                raise _SyncStateGone(resp.text[:200])
             raise_for(resp, "delta query", object_call=False)
             data = resp.json()
             for item in data.get("value", []):

@@ -14,6 +14,7 @@ from hub.providers import REGISTRY
 from hub.providers.base import Connector, OutboundEvent
 from hub.providers.http import make_session
 from tests.fakes.graph import GraphFake
+from tests.fakes.proxy import FaultProxy
 from tests.fakes.radicale_server import RadicaleServer
 from tests.fakes.teamup import TeamupFake
 from tests.fakes.zoho import ZohoFake
@@ -52,6 +53,7 @@ class Harness:
     oauth = False
     faults = True  # the remote side can inject 500/429/timeouts
     incremental_deletes = True  # deletions show up in an incremental pull
+    create_method = "POST"  # the HTTP method that creates a remote event
 
     def __init__(self) -> None:
         self.config: dict[str, Any] = {}
@@ -246,23 +248,27 @@ class TeamupHarness(Harness):
 
 class CalDAVHarness(Harness):
     name = "caldav"
-    faults = False  # a stock Radicale cannot be told to fail
+    create_method = "PUT"
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
-        self.server = RadicaleServer().start()  # type: ignore[assignment]
-        self.cal_url = self.server.make_calendar("Work")
-        self.config = {"url": self.server.url, "calendarUrl": self.cal_url, **config}
-        self.credentials = {"username": self.server.user, "password": self.server.password}
+        self.radicale = RadicaleServer().start()
+        # The connector talks to Radicale through a proxy that can inject faults.
+        self.server = FaultProxy(self.radicale.url).start()  # type: ignore[assignment]
+        self.cal_url = self.radicale.make_calendar("Work")
+        proxied = self.server.url + "/" + self.cal_url.removeprefix(self.radicale.url)
+        self.config = {"url": self.server.url + "/", "calendarUrl": proxied, **config}
+        self.credentials = {"username": self.radicale.user, "password": self.radicale.password}
 
     def stop(self) -> None:
         self.server.stop()
+        self.radicale.stop()
 
     def ours(self, entity_id: str) -> list[dict[str, Any]]:
         from icalendar import Calendar
 
         out = []
-        for path, text in self.server.list(self.cal_url).items():
+        for path, text in self.radicale.list(self.cal_url).items():
             ev = next(iter(Calendar.from_ical(text).walk("VEVENT")))
             if str(ev.get("X-CALHUB-ID")) == f"reservation:{entity_id}":
                 start = ev.decoded("DTSTART").astimezone(UTC)
@@ -286,21 +292,21 @@ class CalDAVHarness(Harness):
 
     def user_create(self, title: str, start: datetime, end: datetime) -> str:
         uid = uuid.uuid4().hex
-        return self.server.put(self.cal_url, f"{uid}.ics", self._ical(uid, title, start, end))
+        return self.radicale.put(self.cal_url, f"{uid}.ics", self._ical(uid, title, start, end))
 
     def user_move(self, remote_id: str, start: datetime, end: datetime) -> None:
         from icalendar import Calendar
 
-        text = self.server.get(remote_id)
+        text = self.radicale.get(remote_id)
         assert text
         ev = next(iter(Calendar.from_ical(text).walk("VEVENT")))
         name = remote_id.rsplit("/", 1)[1]
-        self.server.put(
+        self.radicale.put(
             self.cal_url, name, self._ical(str(ev["UID"]), str(ev.get("SUMMARY")), start, end)
         )
 
     def user_delete(self, remote_id: str) -> None:
-        self.server.delete(remote_id)
+        self.radicale.delete(remote_id)
 
     def stale_cursor(self, cursor: dict[str, Any]) -> dict[str, Any]:
         if cursor.get("mode") == "etag":
@@ -308,7 +314,7 @@ class CalDAVHarness(Harness):
         return {"syncToken": "http://radicale.org/ns/sync/" + "0" * 64}
 
     def revoke(self) -> None:
-        self.server.set_password("changed-by-user")  # the app password was revoked
+        self.radicale.set_password("changed-by-user")  # the app password was revoked
 
 
 HARNESSES: dict[str, Callable[[], Harness]] = {

@@ -57,13 +57,12 @@ def test_foreign_events_carry_their_icalendar_text(cd: CalDAVHarness) -> None:
 
 
 def test_calendar_found_by_display_name(cd: CalDAVHarness) -> None:
-    c = cd.connector(calendarUrl=None, calendarName="Work", url=cd.server.url + "staff/")
+    home = cd.server.url + "/staff/"
+    c = cd.connector(calendarUrl=None, calendarName="Work", url=home)
     res = c.push(outbound(), None)
-    assert res.remote_id.startswith(cd.cal_url.replace(cd.server.url.rstrip("/"), ""))
+    assert res.remote_id.startswith(cd.cal_url.replace(cd.radicale.url.rstrip("/"), ""))
     with pytest.raises(NotFoundError, match="Holidays"):
-        cd.connector(calendarUrl=None, calendarName="Holidays", url=cd.server.url + "staff/").pull(
-            {}
-        )
+        cd.connector(calendarUrl=None, calendarName="Holidays", url=home).pull({})
 
 
 def test_hrefs_are_deterministic_per_object(cd: CalDAVHarness) -> None:
@@ -96,7 +95,7 @@ def test_a_deleted_calendar_is_not_found(cd: CalDAVHarness) -> None:
     first = c.pull({})
     import requests
 
-    requests.delete(cd.cal_url, auth=(cd.server.user, cd.server.password), timeout=10)
+    requests.delete(cd.cal_url, auth=(cd.radicale.user, cd.radicale.password), timeout=10)
     with pytest.raises(NotFoundError):
         cd.connector().pull(first.cursor)
 

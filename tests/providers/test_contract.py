@@ -64,7 +64,7 @@ def test_create_whose_answer_was_lost_to_a_timeout_is_not_duplicated(h: Harness)
     if not h.faults:
         pytest.skip("the real server cannot be told to hang")
     ev = outbound()
-    h.fail_next("timeout", method="POST")  # the server stores it, then never answers in time
+    h.fail_next("timeout", method=h.create_method)  # stored, but the answer never comes
     with pytest.raises(TransientError):
         h.connector().push(ev, None)
     assert len(h.ours(ev.entity_id)) == 1
