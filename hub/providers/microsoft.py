@@ -8,6 +8,17 @@
   ``resyncRequired`` starts a full round.
 - Watch: change-notification subscriptions (clientState, renewal by PATCH before expiry), the
   ``validationToken`` handshake answered in plain text without any I/O.
+
+Settings — ``config``: ``calendarId`` (a calendar id; absent or "primary" = the default
+calendar), ``userId`` (use ``/users/{id}`` instead of ``/me``, for application permissions),
+``baseUrl`` (default https://graph.microsoft.com/v1.0), ``tokenUrl`` (default
+https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token), ``tenant`` (default "common"),
+``scope`` (sent on refresh, e.g. "offline_access Calendars.ReadWrite"), ``windowPastDays`` (30),
+``windowFutureDays`` (365), ``windowRefreshDays`` (7: start a new delta round so the window
+follows today), ``pageSize`` (100), ``subscriptionMinutes`` (≤ 4230), ``categories`` (list),
+``channel`` (what :meth:`watch` returned, to verify notifications) or ``clientState``,
+``integrationId`` (echoed in Notification). ``credentials``: ``accessToken``, ``refreshToken``,
+``expiresAt`` (epoch seconds or ISO 8601), ``clientId``, ``clientSecret``.
 """
 
 from __future__ import annotations

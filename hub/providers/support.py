@@ -88,7 +88,10 @@ def raise_for(resp: requests.Response, what: str, *, object_call: bool = True) -
 
 def _looks_like_auth(resp: requests.Response) -> bool:
     text = (resp.text or "").lower()
-    return any(k in text for k in ("token", "scope", "unauthor", "forbidden", "permission"))
+    return any(
+        k in text
+        for k in ("token", "scope", "unauthor", "forbidden", "permission", "denied", "credential")
+    )
 
 
 def send(

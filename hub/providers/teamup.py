@@ -6,6 +6,14 @@ with their current ``version`` (a stale one is refused), deleted with ``?version
 listed with ``GET /{calendarKey}/events?modifiedSince=<unix time>`` (at most 30 days back;
 deleted events carry ``delete_dt``), answering the server ``timestamp`` for the next call.
 Our id travels in the event's ``remote_id`` field, which Teamup keeps for syncing systems.
+
+Settings — ``config``: ``calendarKey`` (required, a key with modify permission), ``baseUrl``
+(default https://api.teamup.com), ``subcalendarId`` (a staff-scoped integration's sub-calendar),
+``subcalendarMap`` ({calhub resource id: sub-calendar id}, for a location-scoped one; events go
+to the sub-calendars of their ``OutboundEvent.resource_ids``), ``pullSubcalendarIds`` (extra
+sub-calendars whose events block time), ``windowPastDays`` (30), ``windowFutureDays`` (365),
+``listChunkDays`` (90). ``credentials``: ``apiKey`` (sent as Teamup-Token), optional
+``authToken`` (a user bearer token for password-protected calendars).
 """
 
 from __future__ import annotations

@@ -7,6 +7,13 @@ listing takes a ``range`` of at most 31 days (``Accept: application/json+large``
 descriptions) or ``lastmodified`` for changes since a time. Zoho has no client-supplied ids and
 no deletion feed, so our id rides in a marker line of the description, a retried creation
 first looks for that marker, and deletions are found by a periodic full listing.
+
+Settings — ``config``: ``calendarUid`` (required), ``domain`` (data centre, default
+"zoho.com"; or ``baseUrl`` default https://calendar.zoho.com/api/v1 and ``tokenUrl`` default
+https://accounts.zoho.com/oauth/v2/token), ``windowPastDays`` (30), ``windowFutureDays`` (365),
+``fullEvery`` (12: every n-th pull is a full listing, which finds deletions),
+``maxIncrementalDays`` (30). ``credentials``: ``accessToken``, ``refreshToken``, ``expiresAt``,
+``clientId``, ``clientSecret``.
 """
 
 from __future__ import annotations
@@ -29,8 +36,6 @@ from hub.providers.base import (
 )
 from hub.providers.support import OAuth2Client, raise_for, require
 
-DEFAULT_BASE = "https://calendar.zoho.com/api/v1"
-DEFAULT_TOKEN = "https://accounts.zoho.com/oauth/v2/token"
 MARK_RE = re.compile(r"\[calhub:([a-z_]+):([^\]\s]+)\]")
 ZFMT = "%Y%m%dT%H%M%SZ"
 MAX_RANGE_DAYS = 31
@@ -64,12 +69,14 @@ class ZohoConnector(Connector):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         cfg = self.config
-        base = str(cfg.get("baseUrl") or DEFAULT_BASE).rstrip("/")
+        # config.domain picks the data centre (zoho.eu, zoho.in, zoho.com.au, …).
+        domain = str(cfg.get("domain") or "zoho.com")
+        base = str(cfg.get("baseUrl") or f"https://calendar.{domain}/api/v1").rstrip("/")
         cal = require(cfg, "calendarUid", "zoho")
         self.events_url = f"{base}/calendars/{quote(str(cal), safe='')}/events"
         self.oauth = OAuth2Client(
             self.http,
-            str(cfg.get("tokenUrl") or DEFAULT_TOKEN),
+            str(cfg.get("tokenUrl") or f"https://accounts.{domain}/oauth/v2/token"),
             self.credentials,
             self.save_credentials,
             header_scheme="Zoho-oauthtoken",

@@ -104,3 +104,12 @@ def test_zoho_delete_with_stale_etag_still_deletes(zo: ZohoHarness) -> None:
 def test_zoho_unknown_calendar_is_not_found(zo: ZohoHarness) -> None:
     with pytest.raises(NotFoundError):
         zo.connector(calendarUid="gone==").pull({})
+
+
+def test_zoho_domain_picks_the_data_centre() -> None:
+    from hub.providers.http import make_session
+    from hub.providers.zoho import ZohoConnector
+
+    c = ZohoConnector({"calendarUid": "cal==", "domain": "zoho.eu"}, {}, make_session())
+    assert c.events_url == "https://calendar.zoho.eu/api/v1/calendars/cal%3D%3D/events"
+    assert c.oauth.token_url == "https://accounts.zoho.eu/oauth/v2/token"
