@@ -322,6 +322,11 @@ class MicrosoftConnector(Connector):
             "expirationDateTime": self._expiry(),
             "clientState": token,
         }
+        if self.config.get("lifecycleNotifications", True):
+            # reauthorizationRequired / subscriptionRemoved / missed arrive at the same
+            # endpoint (parse_notification reports them as resource_state) so the engine
+            # re-subscribes or pulls instead of silently going deaf.
+            body["lifecycleNotificationUrl"] = callback_url
         resp = self._call("POST", "/subscriptions", "create subscription", json=body)
         raise_for(resp, "create subscription", object_call=False)
         data = resp.json()

@@ -398,7 +398,8 @@ class GraphFake(FakeServer):
                 )
             if len(body.get("clientState") or "") > 128:
                 return _err(400, "InvalidRequest", "clientState is longer than 128 characters.")
-            if not self._validate_endpoint(url):
+            urls = {url, body.get("lifecycleNotificationUrl") or url}
+            if not all(self._validate_endpoint(u) for u in urls):
                 return _err(
                     400,
                     "InvalidRequest",
@@ -411,6 +412,7 @@ class GraphFake(FakeServer):
                 "notificationUrl": url,
                 "expirationDateTime": exp.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "clientState": body.get("clientState"),
+                "lifecycleNotificationUrl": body.get("lifecycleNotificationUrl"),
                 "_cal": self._cal(m.group(1)),
             }
             with self.lock:

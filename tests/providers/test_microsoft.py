@@ -74,6 +74,7 @@ def test_subscription_is_validated_then_delivers_verified_notifications(
         sub = h.server.subscriptions[channel["id"]]
         assert sub["resource"] == "me/calendars/work/events"
         assert sub["clientState"] == token
+        assert sub["lifecycleNotificationUrl"] == rx.url + "/hooks/graph"
         exp = datetime.fromisoformat(channel["expiresAt"].replace("Z", "+00:00")[:19])
         assert exp.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(days=2)
         # Receiver now verifies the subscription id too.
@@ -102,6 +103,8 @@ def test_forged_notifications_are_rejected(h: MicrosoftHarness) -> None:
         c.parse_notification({}, b"not json", {})
     good = b'{"value":[{"subscriptionId":"sub-1","clientState":"right","changeType":"deleted"}]}'
     assert c.parse_notification({}, good, {}).resource_state == "deleted"
+    life = b'{"value":[{"subscriptionId":"sub-1","clientState":"right","lifecycleEvent":"missed"}]}'
+    assert c.parse_notification({}, life, {}).resource_state == "missed"  # engine pulls
 
 
 def test_endpoint_that_fails_the_handshake_gets_no_subscription(h: MicrosoftHarness) -> None:
