@@ -125,7 +125,8 @@ class OAuthTokens:
                 "expires_in": int(lifetime),
             }
             if rotate:
-                self.refresh_tokens.discard(rt)
+                # Microsoft hands out a new refresh token each time; the old one keeps
+                # working until it expires (so concurrent refreshes by two workers are fine).
                 new_rt = "rt-" + secrets.token_urlsafe(12)
                 self.refresh_tokens.add(new_rt)
                 body["refresh_token"] = new_rt

@@ -70,6 +70,16 @@ class Harness:
             self._save,
         )
 
+    def api_body(self, scope: dict[str, str], name: str | None = None) -> dict[str, Any]:
+        """The ``POST /api/v1/integrations`` body that connects this remote."""
+        return {
+            "provider": self.name,
+            "name": name or f"{self.name} test",
+            "scope": scope,
+            "config": dict(self.config),
+            "credentials": dict(self.credentials),
+        }
+
     def _save(self, creds: dict[str, Any]) -> None:
         self.saved.append(creds)
         self.credentials = creds

@@ -191,6 +191,18 @@ def test_refresh_happens_before_expiry_without_a_failed_call(h: Harness) -> None
     assert h.server.statuses and 401 not in h.server.statuses  # type: ignore[attr-defined]
 
 
+def test_two_workers_refreshing_the_same_grant_both_keep_working(h: Harness) -> None:
+    if not h.oauth:
+        pytest.skip("not an OAuth provider")
+    h.expire_tokens()
+    snapshot = dict(h.credentials)
+    a = h.connector()
+    b = type(a)(dict(h.config), dict(snapshot), a.http, lambda _c: None)
+    a.push(outbound(), None)
+    b.push(outbound(), None)  # refreshes with the same (old) refresh token: still valid
+    assert h.server.tokens.refreshes == 2  # type: ignore[attr-defined]
+
+
 def test_revoked_grant_is_an_auth_error_with_a_reason(h: Harness) -> None:
     h.revoke()
     if h.oauth:
