@@ -43,19 +43,28 @@ def _raw_call(h: Harness) -> Callable[[], object]:
     if h.name == "microsoft":
         url = h.config["baseUrl"] + "/me/calendars/work/events"
         hdr = {"Authorization": f"Bearer {h.credentials['accessToken']}"}
-        body = {"subject": "x", "start": {"dateTime": "2030-01-01T10:00:00", "timeZone": "UTC"},
-                "end": {"dateTime": "2030-01-01T11:00:00", "timeZone": "UTC"}}
+        body = {
+            "subject": "x",
+            "start": {"dateTime": "2030-01-01T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2030-01-01T11:00:00", "timeZone": "UTC"},
+        }
         return lambda: s.post(url, json=body, headers=hdr, timeout=10)
     if h.name == "zoho":
         url = h.config["baseUrl"] + f"/calendars/{h.config['calendarUid']}/events"
         hdr = {"Authorization": f"Zoho-oauthtoken {h.credentials['accessToken']}"}
-        data = json.dumps({"title": "x", "dateandtime": {"start": "20300101T100000Z", "end": "20300101T110000Z"}})
+        data = json.dumps(
+            {"title": "x", "dateandtime": {"start": "20300101T100000Z", "end": "20300101T110000Z"}}
+        )
         return lambda: s.post(url, params={"eventdata": data}, headers=hdr, timeout=10)
     if h.name == "teamup":
         url = h.config["baseUrl"] + f"/{h.config['calendarKey']}/events"
         hdr = {"Teamup-Token": h.credentials["apiKey"]}
-        body = {"subcalendar_ids": [h.config["subcalendarId"]], "title": "x",
-                "start_dt": "2030-01-01T10:00:00+00:00", "end_dt": "2030-01-01T11:00:00+00:00"}
+        body = {
+            "subcalendar_ids": [h.config["subcalendarId"]],
+            "title": "x",
+            "start_dt": "2030-01-01T10:00:00+00:00",
+            "end_dt": "2030-01-01T11:00:00+00:00",
+        }
         return lambda: s.post(url, json=body, headers=hdr, timeout=10)
     counter = iter(range(10**9))
     auth = (h.credentials["username"], h.credentials["password"])
@@ -67,8 +76,13 @@ def _raw_call(h: Harness) -> Callable[[], object]:
             f"UID:raw-{i}\r\nDTSTAMP:20300101T000000Z\r\nDTSTART:20300101T100000Z\r\n"
             "DTEND:20300101T110000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
         )
-        return s.put(h.config["calendarUrl"] + f"raw-{i}.ics", data=ical, auth=auth,
-                     headers={"Content-Type": "text/calendar"}, timeout=10)
+        return s.put(
+            h.config["calendarUrl"] + f"raw-{i}.ics",
+            data=ical,
+            auth=auth,
+            headers={"Content-Type": "text/calendar"},
+            timeout=10,
+        )
 
     return put
 
@@ -89,8 +103,15 @@ def run(name: str, n: int) -> None:
 
         def update() -> None:
             ev, ref = next(it2)
-            h.connector().push(replace(ev, version=2, start=ev.start + timedelta(hours=1),
-                                       end=ev.end + timedelta(hours=1)), ref)
+            h.connector().push(
+                replace(
+                    ev,
+                    version=2,
+                    start=ev.start + timedelta(hours=1),
+                    end=ev.end + timedelta(hours=1),
+                ),
+                ref,
+            )
 
         updates = _timed(update, n)
         t = time.perf_counter()
