@@ -51,6 +51,20 @@ def test_push_creates_one_remote_event_carrying_our_id(h: Harness) -> None:
     assert mine.start == ev.start and mine.end == ev.end  # type: ignore[attr-defined]
 
 
+def test_pulled_version_of_our_own_write_matches_the_push_result(h: Harness) -> None:
+    # Loop prevention rests on this: the echo of calhub's own write is recognisable by etag.
+    ev = outbound()
+    created = h.connector().push(ev, None)
+    first = h.connector().pull({})
+    assert _by_id(first)[created.remote_id].etag == created.etag  # type: ignore[attr-defined]
+    updated = h.connector().push(
+        replace(ev, version=2, summary="v2"), RemoteRef(created.remote_id, created.etag)
+    )
+    echo = _by_id(h.connector().pull(first.cursor))
+    assert updated.etag and updated.etag != created.etag
+    assert echo[updated.remote_id].etag == updated.etag  # type: ignore[attr-defined]
+
+
 def test_retried_create_makes_no_duplicate(h: Harness) -> None:
     ev = outbound()
     first = h.connector().push(ev, None)
