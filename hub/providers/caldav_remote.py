@@ -247,7 +247,15 @@ class CalDAVConnector(Connector):
             # object is ours (deterministic href), so calhub's state wins.
             resp = self._request("PUT", url, "put event", body, hdrs)
         status = int(resp.status)
-        if status == 404 or status == 409:
+        if status in (403, 409) and b"no-uid-conflict" in _raw(resp):
+            # The uid already lives at another href (the user imported or copied our event):
+            # take that resource over instead of failing forever.
+            other = self._href_of_uid(event.uid)
+            if other and other != self._path(url):
+                url = self._abs(other)
+                resp = self._request("PUT", url, "put event", body, hdrs)
+                status = int(resp.status)
+        if status in (404, 409) and not self._calendar_exists():
             raise NotFoundError(f"put event: the calendar is gone (HTTP {status})", status=status)
         if status >= 400:
             raise RejectedError(
@@ -255,6 +263,38 @@ class CalDAVConnector(Connector):
             )
         etag = resp.headers.get("ETag")
         return PushResult(remote_id=self._path(url), etag=etag)
+
+    def _calendar_exists(self) -> bool:
+        body = '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>'
+        resp = self._request("PROPFIND", self._cal_url(), "check calendar", body, {"Depth": "0"})
+        return int(resp.status) not in (404, 410)
+
+    def _href_of_uid(self, uid: str) -> str | None:
+        """The path of the resource holding ``uid`` (calendar-query on UID, RFC 4791 §9.7.5)."""
+        from xml.sax.saxutils import escape
+
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<c:calendar-query xmlns:d="{DAV}" xmlns:c="{C}"><d:prop><d:getetag/></d:prop>'
+            '<c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">'
+            '<c:prop-filter name="UID"><c:text-match collation="i;octet">'
+            f"{escape(uid)}</c:text-match></c:prop-filter></c:comp-filter></c:comp-filter>"
+            "</c:filter></c:calendar-query>"
+        )
+        resp = self._request(
+            "REPORT",
+            self._cal_url(),
+            "find uid",
+            body,
+            {"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
+        )
+        if int(resp.status) >= 400:
+            return None
+        for r in etree.fromstring(_raw(resp)).iter(f"{{{DAV}}}response"):
+            href = r.findtext(f"{{{DAV}}}href")
+            if href:
+                return self._path(href)
+        return None
 
     def delete(self, ref: RemoteRef) -> None:
         """DELETE the resource; a missing one counts as deleted."""

@@ -109,3 +109,20 @@ def test_an_unreachable_server_is_transient() -> None:
     )
     with pytest.raises(TransientError):
         c.push(outbound(), None)
+
+
+def test_our_uid_already_stored_elsewhere_is_taken_over_not_duplicated(cd: CalDAVHarness) -> None:
+    ev = outbound()
+    copy = cd.radicale.put(cd.cal_url, "phone-copy.ics", cd._ical(ev.uid, "copy", ev.start, ev.end))
+    res = cd.connector().push(ev, None)
+    assert res.remote_id == copy
+    assert len(cd.radicale.list(cd.cal_url)) == 1
+    assert cd.ours(ev.entity_id)[0]["title"] == ev.summary
+
+
+def test_put_into_a_deleted_calendar_is_not_found(cd: CalDAVHarness) -> None:
+    import requests
+
+    requests.delete(cd.cal_url, auth=(cd.radicale.user, cd.radicale.password), timeout=10)
+    with pytest.raises(NotFoundError):
+        cd.connector().push(outbound(), None)
