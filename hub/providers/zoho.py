@@ -39,6 +39,8 @@ from hub.providers.support import OAuth2Client, raise_for, require
 MARK_RE = re.compile(r"\[calhub:([a-z_]+):([^\]\s]+)\]")
 ZFMT = "%Y%m%dT%H%M%SZ"
 MAX_RANGE_DAYS = 31
+MAX_DESCRIPTION = 10000
+MAX_LOCATION = 255
 LARGE = "application/json+large"
 
 
@@ -95,7 +97,10 @@ class ZohoConnector(Connector):
         elif event.status == "tentative":
             title = f"(tentative) {title}"
         marker = f"[calhub:{event.entity}:{event.entity_id}]"
-        description = f"{event.description}\n\n{marker}" if event.description else marker
+        # Zoho caps descriptions at 10000 and locations at 255 characters; the marker must
+        # survive, so the free text gives way.
+        text = (event.description or "")[: MAX_DESCRIPTION - len(marker) - 2]
+        description = f"{text}\n\n{marker}" if text else marker
         data: dict[str, Any] = {
             "title": title,
             "dateandtime": {
@@ -105,7 +110,7 @@ class ZohoConnector(Connector):
             },
             "isallday": False,
             "description": description,
-            "location": event.location or "",
+            "location": (event.location or "")[:MAX_LOCATION],
         }
         if event.color:
             data["color"] = event.color

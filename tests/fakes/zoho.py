@@ -148,6 +148,10 @@ class ZohoFake(FakeServer):
             )
         if end < start:
             return None, _err(400, "INVALID_DATA", "The end time is before the start time.")
+        if len(data.get("description") or "") > 10000 or len(data.get("location") or "") > 255:
+            return None, _err(
+                400, "LIMIT_EXCEEDED", "description ≤ 10000, location ≤ 255 characters."
+            )
         return data, None
 
     def _overlaps(self, ev: dict[str, Any], start: datetime, end: datetime) -> bool:

@@ -113,3 +113,10 @@ def test_zoho_domain_picks_the_data_centre() -> None:
     c = ZohoConnector({"calendarUid": "cal==", "domain": "zoho.eu"}, {}, make_session())
     assert c.events_url == "https://calendar.zoho.eu/api/v1/calendars/cal%3D%3D/events"
     assert c.oauth.token_url == "https://accounts.zoho.eu/oauth/v2/token"
+
+
+def test_zoho_long_texts_are_cut_to_its_limits_keeping_our_marker(zo: ZohoHarness) -> None:
+    ev = outbound(description="x" * 20000, location="y" * 400)
+    res = zo.connector().push(ev, None)
+    got = {c.remote_id: c for c in zo.connector().pull({}).changes}
+    assert got[res.remote_id].calhub_id == ev.entity_id
