@@ -6,7 +6,8 @@ can reuse them (``HARNESSES[name]()``, ``h.config``/``h.credentials`` for an int
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -116,9 +117,13 @@ class Harness:
     ) -> None:
         self.server.fail_next(kind, count, retry_after, method)  # type: ignore[attr-defined]
 
-    def fail_randomly(self, rate: float, seed: int) -> None:
+    def fail_randomly(
+        self, rate: float, seed: int, *, hang_seconds: float = HANG_SECONDS, retry_after: float = 1
+    ) -> None:
+        """Fail ``rate`` of calls with 500/429/timeout. A "timeout" only bites a client whose
+        read timeout is below ``hang_seconds`` (connectors here use TEST_TIMEOUT)."""
         self.server.fail_randomly(  # type: ignore[attr-defined]
-            rate, retry_after=1, hang_seconds=HANG_SECONDS, seed=seed
+            rate, retry_after=retry_after, hang_seconds=hang_seconds, seed=seed
         )
 
 
@@ -333,3 +338,13 @@ HARNESSES: dict[str, Callable[[], Harness]] = {
     "zoho": ZohoHarness,
     "teamup": TeamupHarness,
 }
+
+
+@contextmanager
+def running(name: str) -> Iterator[Harness]:
+    """A started harness for provider ``name``, stopped afterwards."""
+    harness = HARNESSES[name]()
+    try:
+        yield harness
+    finally:
+        harness.stop()

@@ -19,16 +19,15 @@ from hub.providers.base import (
     RemoteRef,
     TransientError,
 )
-from tests.providers.harness import HARNESSES, Harness, outbound
+from tests.providers.harness import HARNESSES, Harness, outbound, running
 
 ALL = list(HARNESSES)
 
 
 @pytest.fixture(params=ALL)
 def h(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    harness = HARNESSES[request.param]()
-    yield harness
-    harness.stop()
+    with running(request.param) as harness:
+        yield harness
 
 
 def _by_id(result: PullResult) -> dict[str, object]:
