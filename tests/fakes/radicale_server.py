@@ -6,6 +6,7 @@ htpasswd (plain) auth, so wrong or changed passwords really answer 401.
 
 from __future__ import annotations
 
+import logging
 import socket
 import tempfile
 import threading
@@ -58,6 +59,8 @@ class RadicaleServer:
             },
             "test",
         )
+        # serve() does not set up Radicale's logging; keep expected 412/409 chatter quiet.
+        logging.getLogger("radicale").setLevel(logging.ERROR)
         self._sock_a, sock_b = socket.socketpair()
         self._thread = threading.Thread(
             target=radicale.server.serve, args=(conf, sock_b), daemon=True
