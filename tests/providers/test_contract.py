@@ -22,10 +22,18 @@ from hub.providers.base import (
 from tests.providers.harness import HARNESSES, Harness, outbound, running
 
 ALL = list(HARNESSES)
+OAUTH = [n for n, cls in HARNESSES.items() if getattr(cls, "oauth", False)]
 
 
 @pytest.fixture(params=ALL)
 def h(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    with running(request.param) as harness:
+        yield harness
+
+
+@pytest.fixture(params=OAUTH)
+def oh(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """Only the OAuth 2 providers."""
     with running(request.param) as harness:
         yield harness
 
@@ -183,37 +191,31 @@ def test_stale_cursor_falls_back_to_a_full_listing(h: Harness) -> None:
     assert not h.connector().pull(result.cursor).full
 
 
-def test_expired_access_token_is_refreshed_and_stored(h: Harness) -> None:
-    if not h.oauth:
-        pytest.skip("not an OAuth provider")
-    old = h.credentials["accessToken"]
-    h.expire_tokens()
+def test_expired_access_token_is_refreshed_and_stored(oh: Harness) -> None:
+    old = oh.credentials["accessToken"]
+    oh.expire_tokens()
     ev = outbound()
-    h.connector().push(ev, None)
-    assert len(h.ours(ev.entity_id)) == 1
-    assert h.saved and h.saved[-1]["accessToken"] != old
-    assert h.saved[-1]["refreshToken"]
+    oh.connector().push(ev, None)
+    assert len(oh.ours(ev.entity_id)) == 1
+    assert oh.saved and oh.saved[-1]["accessToken"] != old
+    assert oh.saved[-1]["refreshToken"]
 
 
-def test_refresh_happens_before_expiry_without_a_failed_call(h: Harness) -> None:
-    if not h.oauth:
-        pytest.skip("not an OAuth provider")
-    h.credentials["expiresAt"] = int(datetime.now(UTC).timestamp()) + 5  # about to expire
-    h.connector().pull({})
-    assert len(h.saved) == 1
-    assert h.server.statuses and 401 not in h.server.statuses  # type: ignore[attr-defined]
+def test_refresh_happens_before_expiry_without_a_failed_call(oh: Harness) -> None:
+    oh.credentials["expiresAt"] = int(datetime.now(UTC).timestamp()) + 5  # about to expire
+    oh.connector().pull({})
+    assert len(oh.saved) == 1
+    assert oh.server.statuses and 401 not in oh.server.statuses  # type: ignore[attr-defined]
 
 
-def test_two_workers_refreshing_the_same_grant_both_keep_working(h: Harness) -> None:
-    if not h.oauth:
-        pytest.skip("not an OAuth provider")
-    h.expire_tokens()
-    snapshot = dict(h.credentials)
-    a = h.connector()
-    b = type(a)(dict(h.config), dict(snapshot), a.http, lambda _c: None)
+def test_two_workers_refreshing_the_same_grant_both_keep_working(oh: Harness) -> None:
+    oh.expire_tokens()
+    snapshot = dict(oh.credentials)
+    a = oh.connector()
+    b = type(a)(dict(oh.config), dict(snapshot), a.http, lambda _c: None)
     a.push(outbound(), None)
     b.push(outbound(), None)  # refreshes with the same (old) refresh token: still valid
-    assert h.server.tokens.refreshes == 2  # type: ignore[attr-defined]
+    assert oh.server.tokens.refreshes == 2  # type: ignore[attr-defined]
 
 
 def test_revoked_grant_is_an_auth_error_with_a_reason(h: Harness) -> None:
