@@ -117,6 +117,9 @@ class RemoteEvent:
     calhub_id: str | None = None
     ical: str | None = None  # the iCalendar text when the provider speaks it (CalDAV)
     raw: dict[str, Any] = field(default_factory=dict)
+    # The calhub resources whose time a foreign event blocks, when the provider can tell
+    # (Teamup: the staff members mapped to its sub-calendars); empty = the integration's scope.
+    resource_ids: tuple[str, ...] = ()
 
 
 @dataclass

@@ -248,8 +248,10 @@ class TeamupConnector(Connector):
         mark = item.get("remote_id") or ""
         if mark.startswith(MARK) and mark.count(":") >= 2:
             entity, calhub_id = mark[len(MARK) :].split(":")[:2]
+        owners = tuple(sorted(r for r, sub in self.sub_map.items() if sub in subs))
         return RemoteEvent(
             remote_id=rid,
+            resource_ids=owners,
             etag=item.get("version"),
             summary=item.get("title") or "",
             start=_dt(item.get("start_dt")),

@@ -38,6 +38,12 @@ def test_teamup_files_each_staff_members_bookings_in_their_subcalendar(tu: Teamu
     assert stored[bob.remote_id] == [tu.other_sub]
     with pytest.raises(RejectedError, match="sub-calendar"):
         c.push(outbound(resource_ids=("res-unmapped",)), None)
+    # A personal event in Bob's sub-calendar blocks Bob, not the whole location.
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    dentist = tu.server.user_create(tu.other_sub, "Dentist", start, start + timedelta(hours=1))
+    got = {e.remote_id: e for e in c.pull({}).changes}
+    assert got[dentist].resource_ids == ("res-bob",)
+    assert got[ada.remote_id].resource_ids == ("res-ada",)
 
 
 def test_teamup_pull_ignores_other_staff_and_treats_a_move_away_as_removal(
