@@ -6,9 +6,18 @@ A new provider is one module, one entry in ``REGISTRY``, and a run of the shared
 from __future__ import annotations
 
 from hub.providers.base import Connector
+from hub.providers.caldav_remote import CalDAVConnector
+from hub.providers.microsoft import MicrosoftConnector
+from hub.providers.teamup import TeamupConnector
+from hub.providers.zoho import ZohoConnector
 
 # provider name -> connector class. Filled as connectors land.
-REGISTRY: dict[str, type[Connector]] = {}
+REGISTRY: dict[str, type[Connector]] = {
+    "microsoft": MicrosoftConnector,
+    "caldav": CalDAVConnector,  # iCloud/Fastmail/Nextcloud/Zoho CalDAV via config.preset
+    "zoho": ZohoConnector,
+    "teamup": TeamupConnector,
+}
 
 
 def connector_class(name: str) -> type[Connector]:

@@ -76,6 +76,9 @@ class OutboundEvent:
     status: str = "confirmed"  # confirmed | tentative | cancelled
     color: str | None = None
     busy: bool = True
+    # The calhub resources (staff, tables) the event occupies: lets a location-wide integration
+    # file it under each staff member's own remote sub-calendar (Teamup).
+    resource_ids: tuple[str, ...] = ()
 
     def remote_id_seed(self) -> str:
         """A deterministic id base for providers that accept client ids (stable per object)."""
@@ -114,6 +117,9 @@ class RemoteEvent:
     calhub_id: str | None = None
     ical: str | None = None  # the iCalendar text when the provider speaks it (CalDAV)
     raw: dict[str, Any] = field(default_factory=dict)
+    # The calhub resources whose time a foreign event blocks, when the provider can tell
+    # (Teamup: the staff members mapped to its sub-calendars); empty = the integration's scope.
+    resource_ids: tuple[str, ...] = ()
 
 
 @dataclass
