@@ -6,9 +6,11 @@ A new provider is one module, one entry in ``REGISTRY``, and a run of the shared
 from __future__ import annotations
 
 from hub.providers.base import Connector
+from hub.providers.google import GoogleCalendar
 
 # provider name -> connector class. Filled as connectors land.
 REGISTRY: dict[str, type[Connector]] = {}
+REGISTRY["google"] = GoogleCalendar
 
 
 def connector_class(name: str) -> type[Connector]:
