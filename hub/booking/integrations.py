@@ -182,7 +182,9 @@ class IntegrationCommands(CommandBase):
                 location_id=loc_id,
                 resource_id=res_id,
                 config=config,
-                credentials_encrypted=self._box().encrypt_json(credentials) if connected else None,
+                credentials_encrypted=self._box().encrypt_json(credentials)
+                if credentials
+                else None,
                 status="Active" if connected else "Disconnected",
                 status_message=None
                 if connected
@@ -242,7 +244,7 @@ class IntegrationCommands(CommandBase):
                 and set(credentials) - {"clientId", "clientSecret"}
             ):
                 status = "Active"  # new credentials are a reconnect
-            if status == "Active" and i.credentials_encrypted is None:
+            if status == "Active" and not set(credentials) - {"clientId", "clientSecret"}:
                 raise Invalid("this integration has no credentials yet; connect it first")
             if status is not None:
                 self._set_status(uow, i, status, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from hub.services import Services
 from hub.sync.delivery import Handler
 from hub.sync.retry import RetryPolicy
@@ -24,8 +26,12 @@ def build_jobs(services: Services) -> list[PeriodicJob]:
     return [
         PeriodicJob("expire-holds", 5.0, services.booking.expire_holds),
         PeriodicJob("sync-poll", settings.sync_poll_seconds, engine.poll_all),
+        # The first full reconciliation runs one interval after start, not at start-up.
         PeriodicJob(
-            "sync-reconcile", float(settings.reconcile_interval_seconds), engine.reconcile_all
+            "sync-reconcile",
+            float(settings.reconcile_interval_seconds),
+            engine.reconcile_all,
+            last=time.monotonic(),
         ),
     ]
 

@@ -337,6 +337,8 @@ class GoogleCalendarSim:
                 resp = _err(429, "Rate Limit Exceeded", "rateLimitExceeded")
                 resp.headers["Retry-After"] = str(sim.retry_after)
                 return resp
+            if fault == "400":
+                return _err(400, "Bad Request", "badRequest")
             if fault == "timeout":
                 request.environ["sim.late"] = True
             return None

@@ -14,8 +14,8 @@ from hub.services import Services
 from hub.sync.engine import SyncEngine
 from hub.sync.runtime import build_policy
 from hub.sync.worker import OutboxWorker
-from tests.fakes.google_calendar import GoogleCalendarSim
 from tests.conftest import z
+from tests.fakes.google_calendar import GoogleCalendarSim
 from tests.support import build_test_services
 
 FAST = {
@@ -57,22 +57,40 @@ def staff(services: Services, cafe: dict[str, Any]) -> dict[str, Any]:
     b = services.booking
     loc = cafe["location"]["id"]
     out = {
-        "anna": b.create_resource({"name": "Anna", "locationId": loc, "kind": "staff", "capacity": 1}),
-        "ben": b.create_resource({"name": "Ben", "locationId": loc, "kind": "staff", "capacity": 1}),
+        "anna": b.create_resource(
+            {"name": "Anna", "locationId": loc, "kind": "staff", "capacity": 1}
+        ),
+        "ben": b.create_resource(
+            {"name": "Ben", "locationId": loc, "kind": "staff", "capacity": 1}
+        ),
     }
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     for res in out.values():  # on shift around the clock, every day
-        b.create_shift({"resourceId": res["id"], "start": z(day), "end": z(day + timedelta(days=1)), "rrule": "FREQ=DAILY"})
+        b.create_shift(
+            {
+                "resourceId": res["id"],
+                "start": z(day),
+                "end": z(day + timedelta(days=1)),
+                "rrule": "FREQ=DAILY",
+            }
+        )
     return out
 
 
-def google_body(sim: GoogleCalendarSim, scope: dict[str, str], calendar: str = "primary", name: str = "Google") -> dict[str, Any]:
+def google_body(
+    sim: GoogleCalendarSim, scope: dict[str, str], calendar: str = "primary", name: str = "Google"
+) -> dict[str, Any]:
     """The API body that connects a Google calendar on the simulator."""
     return {
         "provider": "google",
         "name": name,
         "scope": scope,
-        "config": {"calendarId": calendar, "baseUrl": sim.base_url, "tokenUrl": sim.token_url, "authorizeUrl": sim.authorize_url},
+        "config": {
+            "calendarId": calendar,
+            "baseUrl": sim.base_url,
+            "tokenUrl": sim.token_url,
+            "authorizeUrl": sim.authorize_url,
+        },
         "credentials": sim.grant(),
     }
 
@@ -95,18 +113,29 @@ def pending(services: Services, integration_id: str | None = None) -> int:
     from hub.store.models import Outbox
 
     with services.db.reader() as s:
-        q = select(func.count()).select_from(Outbox).where(Outbox.status == "pending", Outbox.target == "integration")
+        q = (
+            select(func.count())
+            .select_from(Outbox)
+            .where(Outbox.status == "pending", Outbox.target == "integration")
+        )
         if integration_id:
             q = q.where(Outbox.integration_id == integration_id)
         return int(s.scalar(q) or 0)
 
 
-def drain(services: Services, worker: OutboxWorker, timeout: float = 30.0, integration_id: str | None = None) -> None:
+def drain(
+    services: Services,
+    worker: OutboxWorker,
+    timeout: float = 30.0,
+    integration_id: str | None = None,
+) -> None:
     """Run the worker until no integration delivery is pending (or fail after ``timeout``)."""
     deadline = time.monotonic() + timeout
     while pending(services, integration_id):
         if time.monotonic() > deadline:
-            raise AssertionError(f"{pending(services, integration_id)} deliveries still pending after {timeout}s")
+            raise AssertionError(
+                f"{pending(services, integration_id)} deliveries still pending after {timeout}s"
+            )
         if not worker.run_once():
             time.sleep(0.03)
 

@@ -17,21 +17,32 @@ def _iso(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
-def _book(services: Services, cafe: dict[str, Any], resource: str, start: datetime, **extra: Any) -> dict[str, Any]:
+def _book(
+    services: Services, cafe: dict[str, Any], resource: str, start: datetime, **extra: Any
+) -> dict[str, Any]:
     return services.booking.create(
         {
             "serviceId": cafe["service"]["id"],
             "resourceIds": [resource],
             "start_time": z(start),
-            "customer": {"firstName": "Maya", "lastName": "Okafor", "email": "maya@example.org", "phone": "+4912345"},
+            "customer": {
+                "firstName": "Maya",
+                "lastName": "Okafor",
+                "email": "maya@example.org",
+                "phone": "+4912345",
+            },
             "partySize": 2,
             **extra,
         }
     )
 
 
-def test_create_update_cancel_reach_google(services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine) -> None:
-    integ = services.booking.create_integration(google_body(gsim, {"resourceId": staff["anna"]["id"]}))
+def test_create_update_cancel_reach_google(
+    services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine
+) -> None:
+    integ = services.booking.create_integration(
+        google_body(gsim, {"resourceId": staff["anna"]["id"]})
+    )
     worker = make_worker(services, engine)
     start = next_weekday(2, 10)
     appt = _book(services, cafe, staff["anna"]["id"], start)
@@ -40,11 +51,15 @@ def test_create_update_cancel_reach_google(services: Services, cafe: dict, staff
     remote = ours(gsim)[appt["id"]]
     assert len(remote) == 1
     ev = remote[0]
-    assert _iso(ev["start"]["dateTime"]) == start and _iso(ev["end"]["dateTime"]) == start + timedelta(hours=1)
+    assert _iso(ev["start"]["dateTime"]) == start and _iso(
+        ev["end"]["dateTime"]
+    ) == start + timedelta(hours=1)
     assert "Maya" in ev["summary"] and "2 guests" in ev["summary"]
     text = str(ev)
     assert "Okafor" not in text and "maya@example.org" not in text and "+4912345" not in text
-    assert ev["id"].startswith("calhub") and set(ev["id"]) <= set("0123456789abcdefghijklmnopqrstuv")
+    assert ev["id"].startswith("calhub") and set(ev["id"]) <= set(
+        "0123456789abcdefghijklmnopqrstuv"
+    )
 
     services.booking.reschedule(appt["id"], {"start_time": z(start + timedelta(hours=3))})
     drain(services, worker)
@@ -58,7 +73,9 @@ def test_create_update_cancel_reach_google(services: Services, cafe: dict, staff
     assert engine.integration(integ["id"]).status == "Active"
 
 
-def test_remote_changes_become_busy_blocks_and_booking_changes(services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine) -> None:
+def test_remote_changes_become_busy_blocks_and_booking_changes(
+    services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine
+) -> None:
     anna = staff["anna"]["id"]
     integ = services.booking.create_integration(google_body(gsim, {"resourceId": anna}))
     worker = make_worker(services, engine)
@@ -66,9 +83,16 @@ def test_remote_changes_become_busy_blocks_and_booking_changes(services: Service
     engine.pull(integ["id"])  # first full sync
 
     # A personal appointment in Google blocks Anna's time when syncExternal=true.
-    dentist = gsim.user_create("primary", "Dentist", day + timedelta(hours=5), day + timedelta(hours=6))
+    dentist = gsim.user_create(
+        "primary", "Dentist", day + timedelta(hours=5), day + timedelta(hours=6)
+    )
     engine.pull(integ["id"])
-    probe = {"serviceId": cafe["service"]["id"], "resourceIds": [anna], "start_time": z(day + timedelta(hours=5)), "customer": {"firstName": "Zoe"}}
+    probe = {
+        "serviceId": cafe["service"]["id"],
+        "resourceIds": [anna],
+        "start_time": z(day + timedelta(hours=5)),
+        "customer": {"firstName": "Zoe"},
+    }
     import pytest
 
     from hub.domain.errors import Conflict
@@ -81,7 +105,9 @@ def test_remote_changes_become_busy_blocks_and_booking_changes(services: Service
     services.booking.cancel(ok["id"], {})
     gsim.user_delete("primary", dentist["id"])
     engine.pull(integ["id"])
-    services.booking.create({**probe, "start_time": z(day + timedelta(hours=7)), "syncExternal": True})
+    services.booking.create(
+        {**probe, "start_time": z(day + timedelta(hours=7)), "syncExternal": True}
+    )
     drain(services, worker)
 
     # Our own event moved in Google becomes a reschedule (and is not pushed back).
@@ -113,8 +139,12 @@ def test_remote_changes_become_busy_blocks_and_booking_changes(services: Service
     assert appt["id"] not in ours(gsim)
 
 
-def test_sync_token_gone_triggers_full_resync(services: Services, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine) -> None:
-    integ = services.booking.create_integration(google_body(gsim, {"resourceId": staff["anna"]["id"]}))
+def test_sync_token_gone_triggers_full_resync(
+    services: Services, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine
+) -> None:
+    integ = services.booking.create_integration(
+        google_body(gsim, {"resourceId": staff["anna"]["id"]})
+    )
     engine.pull(integ["id"])
     day = next_weekday(1, 8)
     gsim.user_create("primary", "Gym", day, day + timedelta(hours=1))
@@ -123,13 +153,25 @@ def test_sync_token_gone_triggers_full_resync(services: Services, staff: dict, g
     assert summary.error is None and summary.busy_changed == 1
 
 
-def test_revoked_grant_errors_one_integration_others_flow_and_reconnect_resumes(services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine) -> None:
-    a = services.booking.create_integration(google_body(gsim, {"resourceId": staff["anna"]["id"]}, "anna-cal", "Anna's Google"))
-    b = services.booking.create_integration(google_body(gsim, {"resourceId": staff["ben"]["id"]}, "ben-cal", "Ben's Google"))
+def test_revoked_grant_errors_one_integration_others_flow_and_reconnect_resumes(
+    services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine
+) -> None:
+    a = services.booking.create_integration(
+        google_body(gsim, {"resourceId": staff["anna"]["id"]}, "anna-cal", "Anna's Google")
+    )
+    b = services.booking.create_integration(
+        google_body(gsim, {"resourceId": staff["ben"]["id"]}, "ben-cal", "Ben's Google")
+    )
     worker = make_worker(services, engine)
     creds_a = services.booking.integration_credentials(_row(services, a["id"]))
     gsim.revoke(creds_a["refreshToken"])  # also drops every access token
-    gsim.access_tokens.update({services.booking.integration_credentials(_row(services, b["id"]))["accessToken"]: time.time() + 3600})
+    gsim.access_tokens.update(
+        {
+            services.booking.integration_credentials(_row(services, b["id"]))[
+                "accessToken"
+            ]: time.time() + 3600
+        }
+    )
     day = next_weekday(4, 10)
     ra = _book(services, cafe, staff["anna"]["id"], day)
     rb = _book(services, cafe, staff["ben"]["id"], day)
@@ -160,8 +202,12 @@ def _row(services: Services, integration_id: str) -> Any:
         return row
 
 
-def test_expired_access_token_is_refreshed(services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine) -> None:
-    integ = services.booking.create_integration(google_body(gsim, {"resourceId": staff["anna"]["id"]}))
+def test_expired_access_token_is_refreshed(
+    services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine
+) -> None:
+    integ = services.booking.create_integration(
+        google_body(gsim, {"resourceId": staff["anna"]["id"]})
+    )
     gsim.expire_access_tokens()
     appt = _book(services, cafe, staff["anna"]["id"], next_weekday(0, 11))
     drain(services, make_worker(services, engine))
@@ -170,7 +216,9 @@ def test_expired_access_token_is_refreshed(services: Services, cafe: dict, staff
     assert gsim.access_tokens[creds["accessToken"]] > time.time()  # the new token was saved
 
 
-def test_mass_deletion_is_not_mirrored_until_confirmed(services: Services, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine) -> None:
+def test_mass_deletion_is_not_mirrored_until_confirmed(
+    services: Services, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine
+) -> None:
     from sqlalchemy import func, select
 
     from hub.store.models import BusyBlock
@@ -179,9 +227,19 @@ def test_mass_deletion_is_not_mirrored_until_confirmed(services: Services, staff
         with services.db.reader() as s:
             return int(s.scalar(select(func.count()).select_from(BusyBlock)) or 0)
 
-    integ = services.booking.create_integration(google_body(gsim, {"resourceId": staff["anna"]["id"]}))
+    integ = services.booking.create_integration(
+        google_body(gsim, {"resourceId": staff["anna"]["id"]})
+    )
     day = next_weekday(2, 8)
-    made = [gsim.user_create("primary", f"Private {i}", day + timedelta(hours=i), day + timedelta(hours=i, minutes=30)) for i in range(5)]
+    made = [
+        gsim.user_create(
+            "primary",
+            f"Private {i}",
+            day + timedelta(hours=i),
+            day + timedelta(hours=i, minutes=30),
+        )
+        for i in range(5)
+    ]
     engine.pull(integ["id"])
     assert blocks() == 5
     for ev in made:
@@ -197,8 +255,12 @@ def test_mass_deletion_is_not_mirrored_until_confirmed(services: Services, staff
     assert engine.integration(integ["id"]).status == "Active"
 
 
-def test_resync_repairs_drift_and_removes_duplicates(services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine) -> None:
-    integ = services.booking.create_integration(google_body(gsim, {"resourceId": staff["anna"]["id"]}))
+def test_resync_repairs_drift_and_removes_duplicates(
+    services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine
+) -> None:
+    integ = services.booking.create_integration(
+        google_body(gsim, {"resourceId": staff["anna"]["id"]})
+    )
     worker = make_worker(services, engine)
     day = next_weekday(1, 9)
     r1 = _book(services, cafe, staff["anna"]["id"], day)
@@ -209,7 +271,13 @@ def test_resync_repairs_drift_and_removes_duplicates(services: Services, cafe: d
     with gsim.lock:
         del gsim.calendars["primary"][ours(gsim)[r1["id"]][0]["id"]]
     copy = {k: v for k, v in ours(gsim)[r2["id"]][0].items() if k not in ("id", "etag", "iCalUID")}
-    gsim.user_create("primary", copy["summary"], day + timedelta(hours=2), day + timedelta(hours=3), extendedProperties=copy["extendedProperties"])
+    gsim.user_create(
+        "primary",
+        copy["summary"],
+        day + timedelta(hours=2),
+        day + timedelta(hours=3),
+        extendedProperties=copy["extendedProperties"],
+    )
     assert len(ours(gsim)[r2["id"]]) == 2
 
     summary = engine.reconcile(integ["id"])
