@@ -169,6 +169,14 @@ class Connector:
         # The push channel the engine stored from ``watch`` (set before ``parse_notification``).
         self.channel: dict[str, Any] | None = None
 
+    def remote_id_for(self, entity: str, entity_id: str) -> str | None:
+        """Optional: the id a create will use, when the provider accepts client-supplied ids.
+
+        The engine records it before creating, so a create whose answer is lost in a crash
+        can still be found (and deleted or updated) without a listing.
+        """
+        return None
+
     def push(self, event: OutboundEvent, existing: RemoteRef | None) -> PushResult:
         """Create (``existing`` None) or update the remote event; idempotent on retries."""
         raise NotImplementedError

@@ -82,7 +82,13 @@ def color_id(hexcolor: str | None) -> str | None:
 
 def event_id(event: OutboundEvent) -> str:
     """A deterministic Google event id: base32hex (a–v, 0–9), 58 characters, stable per object."""
-    digest = hashlib.sha256(event.remote_id_seed().encode()).digest()
+    return event_id_for(event.entity, event.entity_id)
+
+
+def event_id_for(entity: str, entity_id: str) -> str:
+    """The Google event id of one calhub object (sha256 of ``OutboundEvent.remote_id_seed``)."""
+    seed = hashlib.sha256(f"calhub:{entity}:{entity_id}".encode()).hexdigest()
+    digest = hashlib.sha256(seed.encode()).digest()
     return "calhub" + base64.b32hexencode(digest).decode().lower().rstrip("=")
 
 
@@ -295,6 +301,10 @@ class GoogleCalendar(Connector):
         if cid:
             body["colorId"] = cid
         return body
+
+    def remote_id_for(self, entity: str, entity_id: str) -> str | None:
+        """Google takes client-supplied ids: ours are deterministic."""
+        return event_id_for(entity, entity_id)
 
     def push(self, event: OutboundEvent, existing: RemoteRef | None) -> PushResult:
         """Insert with our deterministic id; an id that already exists (a retry) is patched."""

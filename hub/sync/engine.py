@@ -241,6 +241,20 @@ class SyncEngine(InboundSync):
             )
             return "unchanged"
         existing = RemoteRef(link.remote_id, link.etag) if link is not None else None
+        if existing is None:
+            predicted = conn.remote_id_for(desired.entity, desired.entity_id)
+            if predicted:
+                # Write-ahead: if this process dies before the answer is recorded, the next
+                # delivery still knows where the event may be (update or delete it there).
+                self.booking.link_remote(
+                    info.id,
+                    desired.entity,
+                    desired.entity_id,
+                    predicted,
+                    etag=None,
+                    version=0,
+                    content_hash=None,
+                )
         try:
             result = conn.push(desired.event, existing)
         except NotFoundError as e:
