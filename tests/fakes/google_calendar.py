@@ -23,6 +23,7 @@ import queue
 import random
 import re
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -32,7 +33,7 @@ from urllib.parse import urlencode
 
 import requests
 from flask import Flask, Response, redirect, request
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 ID_RE = re.compile(r"^[a-v0-9]{5,1024}$")
 NO_SYNC_WITH = (
@@ -44,6 +45,17 @@ NO_SYNC_WITH = (
     "iCalUID",
     "privateExtendedProperty",
 )
+
+
+class _Handler(WSGIRequestHandler):
+    """Quiet, and with Nagle off so small answers are not held back waiting for ACKs."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def _err(code: int, message: str, reason: str, status: str = "") -> Response:
@@ -107,7 +119,7 @@ class GoogleCalendarSim:
         self._notify_q: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
         self._notifier = threading.Thread(target=self._notify_loop, daemon=True)
         self.app = self._build_app()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_Handler)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.url}/calendar/v3"

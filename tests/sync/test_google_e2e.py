@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.services import Services
@@ -69,7 +69,6 @@ def test_create_update_cancel_reach_google(
     services.booking.cancel(appt["id"], {"by": "customer"})
     drain(services, worker)
     assert appt["id"] not in ours(gsim)
-    view = services.queries.get if False else None  # noqa: F841 - readability only
     assert engine.integration(integ["id"]).status == "Active"
 
 
@@ -286,3 +285,22 @@ def test_resync_repairs_drift_and_removes_duplicates(
     assert all(len(v) == 1 for v in remote.values())
     assert summary.duplicates_removed == 1 and summary.repaired >= 1
     assert services.booking.get_reservation(r1["id"])["status"] == "BK"
+
+
+def test_retry_after_on_429_is_honoured(
+    services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine
+) -> None:
+    from sqlalchemy import select
+
+    from hub.store.models import Outbox
+
+    services.booking.create_integration(google_body(gsim, {"resourceId": staff["anna"]["id"]}))
+    gsim.retry_after = 3
+    gsim.set_faults(1.0, ("429",))
+    _book(services, cafe, staff["anna"]["id"], next_weekday(1, 16))
+    before = datetime.now(UTC)
+    assert make_worker(services, engine).run_once() == 1
+    with services.db.reader() as s:
+        row = s.scalars(select(Outbox).where(Outbox.target == "integration")).one()
+    assert row.status == "pending" and row.attempts == 1 and "429" in row.last_error
+    assert row.next_attempt_at >= before + timedelta(seconds=3)  # base delay is only 0.05 s
