@@ -343,8 +343,6 @@ class IntegrationCommands(CommandBase):
                 )
                 .with_for_update()
             ).first()
-            if uow.session.get(Integration, integration_id) is None:
-                return
             if link is None:
                 link = RemoteLink(
                     id=new_id(), integration_id=integration_id, entity=entity, entity_id=entity_id

@@ -198,8 +198,15 @@ class SyncEngine(InboundSync):
         self, info: IntegrationInfo, entity: str, entity_id: str, *, force: bool = False
     ) -> str:
         """Make the remote match calhub for one object; returns what it did."""
-        link = self.link(info.id, entity, entity_id)
-        with self.db.reader() as s:
+        with self.db.reader() as s:  # one read transaction for the link and the object
+            row = s.scalars(
+                select(RemoteLink).where(
+                    RemoteLink.integration_id == info.id,
+                    RemoteLink.entity == entity,
+                    RemoteLink.entity_id == entity_id,
+                )
+            ).first()
+            link = LinkInfo.of(row) if row is not None else None
             fallback = (link.synced_version + 1) if link else 1
             desired = desired_state(s, info, entity, entity_id, fallback)
         return self.apply_desired(info, desired, link, force=force)

@@ -24,7 +24,7 @@ FAST = {
     "retry_max_seconds": 0.4,
     "retry_max_attempts": 1000,
     "worker_lease_seconds": 3.0,
-    "sync_http_timeout_seconds": 0.3,
+    "sync_http_timeout_seconds": 0.2,
 }
 
 
@@ -39,7 +39,7 @@ def services(tmp_path: Path, db_url: str) -> Iterator[Services]:
 @pytest.fixture
 def gsim() -> Iterator[GoogleCalendarSim]:
     """A running Google Calendar simulator."""
-    sim = GoogleCalendarSim(timeout_sleep=0.4).start()
+    sim = GoogleCalendarSim(timeout_sleep=0.25).start()
     sim.add_client()
     yield sim
     sim.stop()
