@@ -304,3 +304,16 @@ def test_retry_after_on_429_is_honoured(
         row = s.scalars(select(Outbox).where(Outbox.target == "integration")).one()
     assert row.status == "pending" and row.attempts == 1 and "429" in row.last_error
     assert row.next_attempt_at >= before + timedelta(seconds=3)  # base delay is only 0.05 s
+
+
+def test_push_channel_is_renewed_before_it_expires(services: Services, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine) -> None:
+    integ = services.booking.create_integration(google_body(gsim, {"resourceId": staff["anna"]["id"]}))
+    first = engine.ensure_channel(engine.integration(integ["id"]))
+    assert first and list(gsim.channels) == [first["id"]]
+    assert engine.ensure_channel(engine.integration(integ["id"]))["id"] == first["id"]  # still fresh
+    soon = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    services.booking.set_integration_cursor(integ["id"], channel={**first, "expiration": soon})
+    second = engine.ensure_channel(engine.integration(integ["id"]))
+    assert second["id"] != first["id"]
+    assert list(gsim.channels) == [second["id"]]  # the old channel was stopped
+    assert gsim.channels[second["id"]]["token"] == engine.channel_token(integ["id"], second["nonce"])
