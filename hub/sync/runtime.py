@@ -48,7 +48,7 @@ def build_policy(services: Services) -> RetryPolicy:
 
 def build_worker(services: Services) -> OutboxWorker:
     """The worker for ``calhub serve`` (thread) and ``calhub worker`` (process)."""
-    return OutboxWorker(
+    worker = OutboxWorker(
         services.db,
         build_handlers(services),
         jobs=build_jobs(services),
@@ -56,3 +56,6 @@ def build_worker(services: Services) -> OutboxWorker:
         poll_seconds=services.settings.worker_poll_seconds,
         lease_seconds=services.settings.worker_lease_seconds,
     )
+    # In-process commands wake the worker at once; other processes' commits are polled.
+    services.booking.uow.after_commit.append(worker.wake)
+    return worker

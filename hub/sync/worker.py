@@ -63,6 +63,7 @@ class OutboxWorker:
         self.lease = timedelta(seconds=lease_seconds)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def deliver(self, d: Delivery) -> None:
@@ -147,7 +148,12 @@ class OutboxWorker:
                 logger.exception("outbox worker loop failed; retrying shortly")
                 busy = 0
             if not busy:
-                self._stop.wait(self.poll_seconds)
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def wake(self) -> None:
+        """New deliveries were committed in this process: stop sleeping now."""
+        self._wake.set()
 
     def start(self) -> None:
         """Run in a daemon thread (``calhub serve`` on the embedded default)."""
@@ -157,5 +163,6 @@ class OutboxWorker:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the loop to finish its current delivery and wait for it."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -306,14 +306,22 @@ def test_retry_after_on_429_is_honoured(
     assert row.next_attempt_at >= before + timedelta(seconds=3)  # base delay is only 0.05 s
 
 
-def test_push_channel_is_renewed_before_it_expires(services: Services, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine) -> None:
-    integ = services.booking.create_integration(google_body(gsim, {"resourceId": staff["anna"]["id"]}))
+def test_push_channel_is_renewed_before_it_expires(
+    services: Services, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine
+) -> None:
+    integ = services.booking.create_integration(
+        google_body(gsim, {"resourceId": staff["anna"]["id"]})
+    )
     first = engine.ensure_channel(engine.integration(integ["id"]))
     assert first and list(gsim.channels) == [first["id"]]
-    assert engine.ensure_channel(engine.integration(integ["id"]))["id"] == first["id"]  # still fresh
+    assert (
+        engine.ensure_channel(engine.integration(integ["id"]))["id"] == first["id"]
+    )  # still fresh
     soon = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     services.booking.set_integration_cursor(integ["id"], channel={**first, "expiration": soon})
     second = engine.ensure_channel(engine.integration(integ["id"]))
     assert second["id"] != first["id"]
     assert list(gsim.channels) == [second["id"]]  # the old channel was stopped
-    assert gsim.channels[second["id"]]["token"] == engine.channel_token(integ["id"], second["nonce"])
+    assert gsim.channels[second["id"]]["token"] == engine.channel_token(
+        integ["id"], second["nonce"]
+    )
