@@ -108,6 +108,7 @@ class GoogleCalendarSim:
         self.codes: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.fault_share = 0.0
+        self.deleted_calendars: set[str] = set()  # answer 404 for these (a calendar removed)
         self.fault_kinds: tuple[str, ...] = ("500", "429", "timeout")
         self.retry_after = retry_after
         self.timeout_sleep = timeout_sleep
@@ -342,6 +343,8 @@ class GoogleCalendarSim:
             denied = sim._auth()
             if denied is not None:
                 return denied
+            if (request.view_args or {}).get("cal") in sim.deleted_calendars:
+                return _err(404, "Not Found", "notFound")
             fault = sim._fault()
             if fault == "500":
                 return _err(500, "Backend Error", "backendError")

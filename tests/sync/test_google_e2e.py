@@ -325,3 +325,25 @@ def test_push_channel_is_renewed_before_it_expires(
     assert gsim.channels[second["id"]]["token"] == engine.channel_token(
         integ["id"], second["nonce"]
     )
+
+
+def test_deleted_calendar_turns_only_that_integration_to_error(
+    services: Services, cafe: dict, staff: dict, gsim: GoogleCalendarSim, engine: SyncEngine
+) -> None:
+    gone = services.booking.create_integration(
+        google_body(gsim, {"resourceId": staff["anna"]["id"]}, "old-cal")
+    )
+    fine = services.booking.create_integration(
+        google_body(gsim, {"resourceId": staff["ben"]["id"]}, "ben-cal")
+    )
+    gsim.deleted_calendars.add("old-cal")
+    day = next_weekday(2, 14)
+    _book(services, cafe, staff["anna"]["id"], day)
+    rb = _book(services, cafe, staff["ben"]["id"], day)
+    worker = make_worker(services, engine)
+    drain(services, worker, integration_id=fine["id"])
+    worker.run_once()
+    info = engine.integration(gone["id"])
+    assert info.status == "Error" and "'old-cal' does not exist" in info.status_message
+    assert engine.integration(fine["id"]).status == "Active"
+    assert list(ours(gsim, "ben-cal")) == [rb["id"]]
