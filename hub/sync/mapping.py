@@ -26,6 +26,7 @@ from hub.store.models import (
     Location,
     RemoteLink,
     Reservation,
+    ReservationResource,
     Resource,
     Service,
     Shift,
@@ -146,36 +147,71 @@ def in_scope(info: IntegrationInfo, location_id: str, resource_ids: list[str]) -
     return info.location_id == location_id
 
 
-def _reservation_event(s: Session, r: Reservation) -> OutboundEvent:
-    loc = s.get(Location, r.location_id)
-    svc = s.get(Service, r.service_id) if r.service_id else None
-    cust = s.get(Customer, r.customer_id) if r.customer_id else None
-    names = [res.name for res in s.scalars(select(Resource).where(Resource.id.in_(r.resource_ids)))]
-    what = svc.name if svc else "Reservation"
-    who = cust.first_name if cust else "guest"
-    party = f"{r.party_size} guest{'s' if r.party_size != 1 else ''}"
+def _reservation_event(
+    s: Session, rid: str
+) -> tuple[Any, list[tuple[str, str]], OutboundEvent] | None:
+    """(row, [(resource id, name)], event) of one reservation in two queries (the hot path)."""
+    row = s.execute(
+        select(
+            Reservation.id,
+            Reservation.uid,
+            Reservation.version,
+            Reservation.sequence,
+            Reservation.status,
+            Reservation.location_id,
+            Reservation.party_size,
+            Reservation.start,
+            Reservation.end,
+            Reservation.notes,
+            Location.timezone,
+            Location.address,
+            Location.name.label("location_name"),
+            Service.name.label("service_name"),
+            Service.color,
+            Customer.first_name,
+        )
+        .join(Location, Location.id == Reservation.location_id)
+        .outerjoin(Service, Service.id == Reservation.service_id)
+        .outerjoin(Customer, Customer.id == Reservation.customer_id)
+        .where(Reservation.id == rid)
+    ).first()
+    if row is None:
+        return None
+    resources = [
+        (res_id, name)
+        for res_id, name in s.execute(
+            select(Resource.id, Resource.name)
+            .join(ReservationResource, ReservationResource.resource_id == Resource.id)
+            .where(ReservationResource.reservation_id == rid)
+            .order_by(ReservationResource.position)
+        )
+    ]
+    what = row.service_name or "Reservation"
+    who = row.first_name or "guest"
+    party = f"{row.party_size} guest{'s' if row.party_size != 1 else ''}"
     lines = [f"{what} for {who}, {party}."]
-    if names:
-        lines.append("With: " + ", ".join(sorted(names)) + ".")
-    if r.notes:
-        lines.append(f"Notes: {r.notes}")
-    lines.append(f"calhub appointment {r.id} (change it in calhub; moves here are checked).")
-    return OutboundEvent(
+    if resources:
+        lines.append("With: " + ", ".join(sorted(name for _, name in resources)) + ".")
+    if row.notes:
+        lines.append(f"Notes: {row.notes}")
+    lines.append(f"calhub appointment {row.id} (change it in calhub; moves here are checked).")
+    event = OutboundEvent(
         entity="reservation",
-        entity_id=r.id,
-        uid=r.uid,
-        version=r.version,
-        sequence=r.sequence,
+        entity_id=row.id,
+        uid=row.uid,
+        version=row.version,
+        sequence=row.sequence,
         summary=f"{what}: {who} ({party})",
-        start=r.start,
-        end=r.end,
-        timezone=loc.timezone if loc else "UTC",
+        start=row.start,
+        end=row.end,
+        timezone=row.timezone or "UTC",
         description="\n".join(lines),
-        location=(loc.address or loc.name) if loc else "",
+        location=row.address or row.location_name or "",
         status="confirmed",
-        color=(svc.color if svc else None),
+        color=row.color,
         busy=True,
     )
+    return row, resources, event
 
 
 def _shift_event(s: Session, sh: Shift) -> OutboundEvent:
@@ -204,11 +240,14 @@ def desired_state(
 ) -> Desired:
     """What the integration's calendar should show for one object right now."""
     if entity == "reservation":
-        r = s.get(Reservation, entity_id)
-        if r is None:
+        found = _reservation_event(s, entity_id)
+        if found is None:
             return Desired(entity, entity_id, fallback_version, None)
-        live = r.status not in NOT_MIRRORED and in_scope(info, r.location_id, r.resource_ids)
-        return Desired(entity, entity_id, r.version, _reservation_event(s, r) if live else None)
+        row, resources, event = found
+        live = row.status not in NOT_MIRRORED and in_scope(
+            info, row.location_id, [res_id for res_id, _ in resources]
+        )
+        return Desired(entity, entity_id, row.version, event if live else None)
     if entity == "shift":
         sh = s.get(Shift, entity_id)
         if sh is None:
@@ -222,8 +261,6 @@ def objects_in_scope(s: Session, info: IntegrationInfo, since: datetime) -> list
     """(entity, id) of every mirrored object in scope ending after ``since`` (for reconciliation)."""
     q = select(Reservation).where(Reservation.end >= since, Reservation.status.not_in(NOT_MIRRORED))
     if info.resource_id:
-        from hub.store.models import ReservationResource
-
         q = q.join(ReservationResource).where(ReservationResource.resource_id == info.resource_id)
     else:
         q = q.where(Reservation.location_id == info.location_id)
