@@ -65,11 +65,11 @@ class Changes:
         self.done += 1
 
     def run(self, creates: int, total: int, pace: Any = None) -> None:
-        """Make changes until ``total``; ``pace`` is called every 50 (to let workers keep up)."""
+        """Make changes until ``total``; ``pace`` is called every 100 (to let workers keep up)."""
         while self.done < total:
             before = self.done
             self.create() if self.done < creates else self.mutate()
-            if pace is not None and self.done != before and self.done % 50 == 0:
+            if pace is not None and self.done != before and self.done % 100 == 0:
                 pace()
 
 
@@ -152,7 +152,7 @@ def test_thousand_changes_through_faults_and_a_killed_worker(
 
     def pace() -> None:
         # Let the workers keep up, so most changes are really pushed and meet the faults.
-        _wait_below(services, 150)
+        _wait_below(services, 250)
         assert all(p.poll() is None for p in procs if p.pid not in killed), (
             tmp_path / "worker.log"
         ).read_text()[-2000:]
