@@ -206,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sec = sub.add_parser("secret", help="secrets").add_subparsers(dest="secret_cmd", required=True)
     sec.add_parser("generate", help="print a new secret key").set_defaults(func=cmd_secret_generate)
+
+    from hub.sync.cli import add_sync_commands  # issue 6: calhub sync status|resync
+
+    add_sync_commands(sub, _services)
     return p
 
 

@@ -48,6 +48,13 @@ class Settings:
     lmtp_port: int = 0  # 0 disables the inbound mail endpoint
     log_level: str = "INFO"
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    # Sync engine (issue 6): outbox lease, retry policy, polling of provider changes.
+    worker_lease_seconds: float = 120.0
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 3600.0
+    retry_max_attempts: int = 12
+    sync_poll_seconds: float = 60.0
+    sync_http_timeout_seconds: float = 20.0
 
     @property
     def is_embedded(self) -> bool:

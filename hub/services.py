@@ -38,10 +38,12 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         upgrade(db.write_engine)
     box = SecretBox(ensure_secret_key(settings))
     uow = UnitOfWorkFactory(db, fanout)
+    booking = BookingService(db, uow)
+    booking.secret_box = box  # integration credentials are sealed with the configured key
     return Services(
         settings=settings,
         db=db,
-        booking=BookingService(db, uow),
+        booking=booking,
         queries=Queries(db),
         secrets=box,
     )

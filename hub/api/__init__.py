@@ -21,4 +21,8 @@ def create_app(settings: Settings, services: Services) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(health_blueprint(services))
     app.register_blueprint(api_blueprint(services))
+    from hub.api.sync_routes import sync_blueprints  # integrations, /hooks, /oauth (issue 6)
+
+    for bp in sync_blueprints(services):
+        app.register_blueprint(bp)
     return app

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from hub.booking.accounts import AccountCommands
+from hub.booking.integrations import IntegrationCommands
 from hub.booking.reservations import ReservationCommands
 from hub.booking.setup import SetupCommands
 
 
-class BookingService(ReservationCommands, SetupCommands, AccountCommands):
+class BookingService(ReservationCommands, SetupCommands, AccountCommands, IntegrationCommands):
     """All commands, grouped by area in their own modules; one instance per process."""

@@ -65,6 +65,7 @@ class UnitOfWork:
         self.changes: list[Change] = []
         self.now = utcnow()
         self.seqs: list[int] = []
+        self.wrote_outbox = False
 
     def record(self, change: Change) -> Change:
         """Queue a change for the change log and the outbox of this transaction."""
@@ -116,6 +117,7 @@ class UnitOfWork:
                     ChangeRef(seq=seq, ref=ref, entity=ch.entity, entity_id=ch.entity_id)
                 )
             for spec in fanout(self.session, ch, seq) if fanout else []:
+                self.wrote_outbox = True
                 self.session.add(
                     Outbox(
                         seq=seq,
@@ -140,6 +142,8 @@ class UnitOfWorkFactory:
     def __init__(self, db: Database, fanout: FanOut | None = None) -> None:
         self.db = db
         self.fanout = fanout
+        # Called after a commit that wrote outbox rows (wakes an in-process worker at once).
+        self.after_commit: list[Callable[[], None]] = []
 
     @contextmanager
     def __call__(
@@ -152,6 +156,9 @@ class UnitOfWorkFactory:
             yield uow
             uow.flush_changes(self.fanout)
             session.commit()
+            if uow.wrote_outbox:
+                for callback in self.after_commit:
+                    callback()
         except BaseException:
             session.rollback()
             raise

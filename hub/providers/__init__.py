@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from hub.providers.base import Connector
 from hub.providers.caldav_remote import CalDAVConnector
+from hub.providers.google import GoogleCalendar
 from hub.providers.microsoft import MicrosoftConnector
 from hub.providers.teamup import TeamupConnector
 from hub.providers.zoho import ZohoConnector
 
-# provider name -> connector class. Filled as connectors land.
+# provider name -> connector class: the explicit list of every provider calhub can bridge.
 REGISTRY: dict[str, type[Connector]] = {
+    "google": GoogleCalendar,
     "microsoft": MicrosoftConnector,
     "caldav": CalDAVConnector,  # iCloud/Fastmail/Nextcloud/Zoho CalDAV via config.preset
     "zoho": ZohoConnector,

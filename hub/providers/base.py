@@ -139,6 +139,9 @@ class Notification:
     channel_id: str | None = None
     resource_state: str | None = None
     reply: tuple[int, str, str] | None = None  # (status, content type, body) for handshakes
+    # The shared secret the notification carried (Google X-Goog-Channel-Token, Graph clientState).
+    # When set, the engine compares it in constant time with the ``token`` it gave ``watch``.
+    token: str | None = None
 
 
 class Connector:
@@ -147,6 +150,15 @@ class Connector:
     name: ClassVar[str]
     auth_scheme: ClassVar[str]  # oauth2 | api_key | basic
     capabilities: ClassVar[Capability]
+    # Optional: OAuth 2 endpoints and scopes for the browser connect flow (config keys
+    # ``authorizeUrl``/``tokenUrl`` override them per integration).
+    oauth_authorize_url: ClassVar[str | None] = None
+    oauth_token_url: ClassVar[str | None] = None
+    oauth_scopes: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def validate_setup(cls, config: dict[str, Any], credentials: dict[str, Any]) -> None:
+        """Optional: raise ``ValueError`` with a message a person can act on for bad config."""
 
     def __init__(
         self,
@@ -160,6 +172,16 @@ class Connector:
         self.http = http
         # Called with refreshed OAuth tokens so the engine stores them (encrypted) at once.
         self.save_credentials = save_credentials or (lambda _c: None)
+        # The push channel the engine stored from ``watch`` (set before ``parse_notification``).
+        self.channel: dict[str, Any] | None = None
+
+    def remote_id_for(self, entity: str, entity_id: str) -> str | None:
+        """Optional: the id a create will use, when the provider accepts client-supplied ids.
+
+        The engine records it before creating, so a create whose answer is lost in a crash
+        can still be found (and deleted or updated) without a listing.
+        """
+        return None
 
     def push(self, event: OutboundEvent, existing: RemoteRef | None) -> PushResult:
         """Create (``existing`` None) or update the remote event; idempotent on retries."""

@@ -16,11 +16,14 @@ class DeliveryError(Exception):
         permanent: bool = False,
         retry_after: float | None = None,
         auth: bool = False,
+        defer: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
         self.auth = auth  # the grant is gone: the integration needs reconnecting
+        # Wait without counting an attempt (the integration is in Error until someone reconnects).
+        self.defer = defer
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,12 @@ def integration_targets(session: Session, change: Change, seq: int) -> list[Outb
     for integ in session.scalars(select(Integration).where(Integration.status != "Disconnected")):
         if integ.id == change.origin_integration_id:
             continue  # loop prevention: a change that came from a provider is not sent back
-        in_scope = (integ.location_id and f"location:{integ.location_id}" in change.refs) or (
-            integ.resource_id and f"resource:{integ.resource_id}" in change.refs
-        )
+        # A staff integration hears only of its staff member's items (it also records the
+        # location, for its time zone); a location integration hears of the whole location.
+        if integ.resource_id:
+            in_scope = f"resource:{integ.resource_id}" in change.refs
+        else:
+            in_scope = bool(integ.location_id) and f"location:{integ.location_id}" in change.refs
         if in_scope:
             out.append(
                 OutboxSpec(

@@ -136,3 +136,44 @@ def retry_dead(
             q.values(status="pending", next_attempt_at=now, attempts=0, done_at=None)
         )
         return int(result.rowcount or 0)
+
+
+def mark_deferred(
+    db: Database, delivery_id: int, worker_id: str, reason: str, *, retry_at: datetime
+) -> None:
+    """Put a row back for later without counting an attempt (its integration is waiting)."""
+    with db.write_session() as s, s.begin():
+        s.execute(
+            update(Outbox)
+            .where(Outbox.id == delivery_id, Outbox.claimed_by == worker_id)
+            .values(next_attempt_at=retry_at, claimed_until=None, last_error=reason[:2000])
+        )
+
+
+def release_integration(db: Database, integration_id: str, now: datetime) -> int:
+    """Make an integration's waiting rows due now (after a reconnect)."""
+    with db.write_session() as s, s.begin():
+        result = s.execute(
+            update(Outbox)
+            .where(
+                Outbox.integration_id == integration_id,
+                Outbox.status == "pending",
+                Outbox.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
+        return int(result.rowcount or 0)
+
+
+def counts_by_integration(db: Database) -> dict[str, dict[str, int]]:
+    """integration id → {"pending": n, "dead": n} (for ``calhub sync status``)."""
+    out: dict[str, dict[str, int]] = {}
+    with db.reader() as s:
+        rows = s.execute(
+            select(Outbox.integration_id, Outbox.status, func.count())
+            .where(Outbox.integration_id.is_not(None), Outbox.status.in_(("pending", "dead")))
+            .group_by(Outbox.integration_id, Outbox.status)
+        )
+        for integ, status, n in rows:
+            out.setdefault(integ, {"pending": 0, "dead": 0})[status] = int(n)
+    return out

@@ -2,26 +2,60 @@
 
 from __future__ import annotations
 
+import time
+
 from hub.services import Services
 from hub.sync.delivery import Handler
+from hub.sync.retry import RetryPolicy
 from hub.sync.worker import OutboxWorker, PeriodicJob
 
 
 def build_handlers(services: Services) -> dict[str, Handler]:
     """Target kind → handler. Each later capability (webhooks, mail, integrations) adds its own."""
-    return {}
+    from hub.sync.engine import SyncEngine
+
+    return {"integration": SyncEngine(services).handle}
 
 
 def build_jobs(services: Services) -> list[PeriodicJob]:
     """Housekeeping the worker runs between batches."""
-    return [PeriodicJob("expire-holds", 5.0, services.booking.expire_holds)]
+    from hub.sync.engine import SyncEngine
+
+    engine = SyncEngine(services)
+    settings = services.settings
+    return [
+        PeriodicJob("expire-holds", 5.0, services.booking.expire_holds),
+        PeriodicJob("sync-poll", settings.sync_poll_seconds, engine.poll_all),
+        # The first full reconciliation runs one interval after start, not at start-up.
+        PeriodicJob(
+            "sync-reconcile",
+            float(settings.reconcile_interval_seconds),
+            engine.reconcile_all,
+            last=time.monotonic(),
+        ),
+    ]
+
+
+def build_policy(services: Services) -> RetryPolicy:
+    """The retry policy from settings."""
+    s = services.settings
+    return RetryPolicy(
+        base_seconds=s.retry_base_seconds,
+        max_seconds=s.retry_max_seconds,
+        max_attempts=s.retry_max_attempts,
+    )
 
 
 def build_worker(services: Services) -> OutboxWorker:
     """The worker for ``calhub serve`` (thread) and ``calhub worker`` (process)."""
-    return OutboxWorker(
+    worker = OutboxWorker(
         services.db,
         build_handlers(services),
         jobs=build_jobs(services),
+        policy=build_policy(services),
         poll_seconds=services.settings.worker_poll_seconds,
+        lease_seconds=services.settings.worker_lease_seconds,
     )
+    # In-process commands wake the worker at once; other processes' commits are polled.
+    services.booking.uow.after_commit.append(worker.wake)
+    return worker

@@ -18,7 +18,7 @@ from datetime import timedelta
 from hub.domain.timerange import utcnow
 from hub.store.db import Database
 from hub.sync.delivery import Delivery, DeliveryError, Handler
-from hub.sync.outbox import claim, mark_done, mark_failed
+from hub.sync.outbox import claim, mark_deferred, mark_done, mark_failed
 from hub.sync.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class OutboxWorker:
         observer: Observer | None = None,
         poll_seconds: float = 0.5,
         batch: int = 20,
+        lease_seconds: float = 120.0,
     ) -> None:
         self.db = db
         self.handlers = handlers
@@ -59,8 +60,10 @@ class OutboxWorker:
         self.observer = observer
         self.poll_seconds = poll_seconds
         self.batch = batch
+        self.lease = timedelta(seconds=lease_seconds)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def deliver(self, d: Delivery) -> None:
@@ -80,6 +83,10 @@ class OutboxWorker:
         try:
             handler(d)
         except DeliveryError as e:
+            if e.defer:
+                retry_at = now + timedelta(seconds=e.retry_after or self.poll_seconds)
+                mark_deferred(self.db, d.id, self.worker_id, str(e), retry_at=retry_at)
+                return
             attempts = d.attempts + 1
             dead = e.permanent or self.policy.exhausted(attempts)
             retry_at = (
@@ -125,6 +132,7 @@ class OutboxWorker:
             self.worker_id,
             utcnow(),
             limit=self.batch,
+            lease=self.lease,
             targets=tuple(self.handlers) or None,
         )
         for d in deliveries:
@@ -140,7 +148,12 @@ class OutboxWorker:
                 logger.exception("outbox worker loop failed; retrying shortly")
                 busy = 0
             if not busy:
-                self._stop.wait(self.poll_seconds)
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def wake(self) -> None:
+        """New deliveries were committed in this process: stop sleeping now."""
+        self._wake.set()
 
     def start(self) -> None:
         """Run in a daemon thread (``calhub serve`` on the embedded default)."""
@@ -150,5 +163,6 @@ class OutboxWorker:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the loop to finish its current delivery and wait for it."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
