@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from hub.api.auth import require_api_key
+from hub.api.idempotency import install_idempotency
+from hub.api.webhooks import register_webhooks
 from hub.domain.errors import BadRequest
 from hub.services import Services
 
@@ -41,6 +43,7 @@ def api_blueprint(services: Services) -> Blueprint:
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
     auth = require_api_key(services)
     booking, queries = services.booking, services.queries
+    install_idempotency(bp, services)
 
     def actor() -> str:
         from flask import g
@@ -49,6 +52,7 @@ def api_blueprint(services: Services) -> Blueprint:
 
     for segment, name in SETUP_KINDS.items():
         _register_setup(bp, auth, services, segment, name, actor)
+    register_webhooks(bp, auth, services, actor)
 
     @bp.get("/availability")
     @auth

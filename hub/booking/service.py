@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from hub.booking.accounts import AccountCommands
+from hub.booking.idempotency import IdempotencyCommands
 from hub.booking.reservations import ReservationCommands
 from hub.booking.setup import SetupCommands
+from hub.booking.webhooks import WebhookCommands
 
 
-class BookingService(ReservationCommands, SetupCommands, AccountCommands):
+class BookingService(
+    ReservationCommands, SetupCommands, AccountCommands, IdempotencyCommands, WebhookCommands
+):
     """All commands, grouped by area in their own modules; one instance per process."""
