@@ -7,7 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from hub.api.auth import require_api_key
+from hub.api.guards import install_input_guards, reject_nul
 from hub.api.idempotency import install_idempotency
+from hub.api.openapi import build_openapi
 from hub.api.webhooks import register_webhooks
 from hub.domain.errors import BadRequest
 from hub.services import Services
@@ -35,6 +37,7 @@ def json_body() -> dict[str, Any]:
         raise BadRequest("the body is not valid JSON")
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
+    reject_nul(data)
     return data
 
 
@@ -43,6 +46,7 @@ def api_blueprint(services: Services) -> Blueprint:
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
     auth = require_api_key(services)
     booking, queries = services.booking, services.queries
+    install_input_guards(bp)
     install_idempotency(bp, services)
 
     def actor() -> str:
@@ -53,6 +57,11 @@ def api_blueprint(services: Services) -> Blueprint:
     for segment, name in SETUP_KINDS.items():
         _register_setup(bp, auth, services, segment, name, actor)
     register_webhooks(bp, auth, services, actor)
+    document = build_openapi()
+
+    @bp.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(document)  # public: describing the API reveals no data
 
     @bp.get("/availability")
     @auth

@@ -42,8 +42,8 @@ class IdempotencyCommands(CommandBase):
         Raises Invalid (422) when the key was used with another request, Conflict (409) while the
         first request with this key is still running.
         """
-        if not key or len(key) > 255:
-            raise Invalid("Idempotency-Key must be 1–255 characters")
+        if not key or len(key) > 255 or not key.isprintable() or not key.isascii():
+            raise Invalid("Idempotency-Key must be 1–255 printable ASCII characters, e.g. a UUID")
         for _ in range(3):
             try:
                 return self._reserve_once(api_key_id, key, method, path, body_hash)

@@ -37,6 +37,7 @@ from hub.store.models import (
 )
 
 MAX_PAGE = 500
+MAX_OFFSET = 1_000_000_000  # beyond any real table; bigger numbers overflow SQL integers
 LISTS: dict[str, tuple[type, Callable[[Any], dict[str, Any]], str]] = {
     "locations": (Location, location_view, "location"),
     "services": (Service, service_view, "service"),
@@ -61,8 +62,8 @@ def page_args(args: dict[str, Any]) -> tuple[int, int]:
         offset = int(args.get("offset", 0))
     except (TypeError, ValueError) as e:
         raise Invalid("limit and offset must be whole numbers") from e
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise Invalid(f"limit must be 1–{MAX_PAGE} and offset 0 or more")
+    if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_OFFSET:
+        raise Invalid(f"limit must be 1–{MAX_PAGE} and offset 0–{MAX_OFFSET}")
     return limit, offset
 
 
