@@ -90,7 +90,10 @@ class Queries:
         q = select(model)
         for arg, column in FILTERS.items():
             if args.get(arg) and hasattr(model, column):
-                q = q.where(getattr(model, column) == args[arg])
+                value = str(args[arg])
+                if arg == "email":
+                    value = value.strip().lower()  # addresses are stored lower-cased
+                q = q.where(getattr(model, column) == value)
         order = model.start if hasattr(model, "start") else model.created_at
         with self.db.reader() as s:
             total = s.scalar(select(func.count()).select_from(q.subquery()))
