@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.booking.accounts import AccountCommands
+from hub.booking.apikeys import ApiKeyCommands
 from hub.booking.idempotency import IdempotencyCommands
 from hub.booking.reservations import ReservationCommands
 from hub.booking.setup import SetupCommands
@@ -10,6 +11,11 @@ from hub.booking.webhooks import WebhookCommands
 
 
 class BookingService(
-    ReservationCommands, SetupCommands, AccountCommands, IdempotencyCommands, WebhookCommands
+    ReservationCommands,
+    SetupCommands,
+    AccountCommands,
+    IdempotencyCommands,
+    WebhookCommands,
+    ApiKeyCommands,
 ):
     """All commands, grouped by area in their own modules; one instance per process."""
