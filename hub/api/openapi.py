@@ -6,6 +6,7 @@ described here is served, and Schemathesis checks the running service against it
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hub import __version__
@@ -465,6 +466,7 @@ ERRORS = {
     "413": "the request body is too large",
     "415": "the body is not JSON",
     "422": "a field is missing or invalid (the detail names it)",
+    "502": "a remote system (e.g. a calendar URL) answered badly",
 }
 
 
@@ -489,6 +491,18 @@ PAGE_PARAMS = [
 
 def _path_id(name: str = "id") -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def served_operations(url_map: Any, prefix: str = "/api/v1") -> set[tuple[str, str]]:
+    """(method, path) pairs a Flask url_map serves under ``prefix``, in this document's terms."""
+    out = set()
+    for rule in url_map.iter_rules():
+        if not rule.rule.startswith(prefix + "/"):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "{id}", rule.rule.removeprefix(prefix))
+        for method in rule.methods or ():
+            out.add((method.lower(), path))
+    return out
 
 
 def _query(name: str, schema: Schema, description: str = "", required: bool = False) -> Schema:
@@ -722,8 +736,67 @@ def _appointment_paths() -> dict[str, Any]:
     }
 
 
-def build_openapi(server_url: str = "/api/v1") -> dict[str, Any]:
-    """The whole OpenAPI 3.0 document."""
+def _optional_paths() -> dict[str, Any]:
+    """Operations built in parallel (issue 3b); described only once the app serves them."""
+    blackout_import = _obj(
+        {
+            "locationId": ID,
+            "resourceId": nullable(ID),
+            "kind": {"type": "string", "enum": ["holiday", "closure", "no_pets"]},
+            "url": {"type": "string", "format": "uri", "description": "an .ics to fetch"},
+            "ics": {"type": "string", "description": "the .ics text itself"},
+        },
+        ["locationId"],
+    )
+    return {
+        "/blackouts/import": {
+            "post": {
+                "tags": ["set-up"],
+                "operationId": "importBlackouts",
+                "summary": "Import public holidays from an .ics file or URL",
+                "parameters": [
+                    IDEMPOTENCY,
+                    _query("locationId", {"type": "string"}, "with a text/calendar body"),
+                    _query("kind", {"type": "string", "enum": ["holiday", "closure", "no_pets"]}),
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": blackout_import},
+                        "text/calendar": {"schema": {"type": "string"}},
+                    },
+                },
+                "responses": {
+                    "200": _json({"type": "object"}, "imported (nothing new)"),
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "imported": {"type": "integer"},
+                                "blackouts": {"type": "array", "items": ref("Blackout")},
+                            },
+                        },
+                        "imported",
+                    ),
+                    **_errors(*WRITE_ERRORS, "502"),
+                },
+            }
+        }
+    }
+
+
+def _served(path: str, served: set[tuple[str, str]]) -> bool:
+    return any(p == path for _, p in served)
+
+
+def build_openapi(
+    server_url: str = "/api/v1", served: set[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """The whole OpenAPI 3.0 document.
+
+    ``served`` is the set of (method, path) the app serves (paths as in this document); optional
+    operations are described only when they are served. None leaves them out.
+    """
     schemas: dict[str, Schema] = {"Problem": _problem_schema()}
     schemas |= _views() | _setup_inputs() | _appointment_schemas() | _webhook_schemas()
     paths: dict[str, Any] = {
@@ -739,6 +812,9 @@ def build_openapi(server_url: str = "/api/v1") -> dict[str, Any]:
     }
     paths |= _setup_paths() | _appointment_paths()
     paths |= _crud("webhooks", "Webhook", "webhooks", [], ref("WebhookUpdate"))
+    for path, item in _optional_paths().items():
+        if served is not None and _served(path, served):
+            paths[path] = item
     return {
         "openapi": "3.0.3",
         "info": {

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from hub.api.auth import require_api_key
 from hub.api.guards import install_input_guards, reject_nul
 from hub.api.idempotency import install_idempotency
-from hub.api.openapi import build_openapi
+from hub.api.openapi import build_openapi, served_operations
 from hub.api.webhooks import register_webhooks
 from hub.domain.errors import BadRequest
 from hub.services import Services
@@ -57,11 +57,14 @@ def api_blueprint(services: Services) -> Blueprint:
     for segment, name in SETUP_KINDS.items():
         _register_setup(bp, auth, services, segment, name, actor)
     register_webhooks(bp, auth, services, actor)
-    document = build_openapi()
+    documents: list[dict[str, Any]] = []
 
     @bp.get("/openapi.json")
     def openapi() -> Response:
-        return jsonify(document)  # public: describing the API reveals no data
+        # public: describing the API reveals no data. Built once, from the routes really served.
+        if not documents:
+            documents.append(build_openapi(served=served_operations(current_app.url_map)))
+        return jsonify(documents[0])
 
     @bp.get("/availability")
     @auth

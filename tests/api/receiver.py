@@ -56,6 +56,8 @@ def serve(receiver: Receiver) -> Iterator[Receiver]:
                 receiver.requests.append(
                     Received(time.monotonic(), self.path, dict(self.headers), body, status)
                 )
+            if "X-Test-Delay" in headers:  # answer too late: the sender must give up
+                time.sleep(float(headers["X-Test-Delay"]))
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)

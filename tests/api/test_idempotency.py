@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+from hub.api.idempotency import request_fingerprint
 from hub.services import Services
 from tests.conftest import next_weekday, z
 from tests.support import Api
@@ -127,3 +128,39 @@ def test_bad_keys_and_gets(api: Api) -> None:
     assert api.get("/locations").json()["total"] == 0
     # GET ignores the header
     assert api.get("/locations", headers={"Idempotency-Key": "g"}).status_code == 200
+
+
+def test_a_repeat_while_the_first_still_runs_is_409(api: Api, services: Services) -> None:
+    key = api.session.headers["Authorization"].split()[1]
+    api_key_id = services.booking.api_key_for(key)["id"]
+    body = b'{"name":"Slow","timezone":"UTC"}'
+    # the first request has reserved the key and is still running
+    stored = services.booking.reserve_idempotency_key(
+        api_key_id,
+        "slow",
+        "POST",
+        "/api/v1/locations",
+        request_fingerprint("POST", "/api/v1/locations", body),
+    )
+    assert stored is None
+    repeat = api.post(
+        "/locations",
+        data=body,
+        headers={"Idempotency-Key": "slow", "Content-Type": "application/json"},
+    )
+    assert repeat.status_code == 409
+    assert repeat.json()["code"] == "idempotency_in_progress"
+    assert api.get("/locations").json()["total"] == 0
+    # once it finishes, repeats get its answer
+    services.booking.complete_idempotency_key(
+        api_key_id,
+        "slow",
+        201,
+        '{"contentType": "application/json", "body": "{\\"id\\": \\"x\\"}"}',
+    )
+    replay = api.post(
+        "/locations",
+        data=body,
+        headers={"Idempotency-Key": "slow", "Content-Type": "application/json"},
+    )
+    assert replay.status_code == 201 and replay.json() == {"id": "x"}

@@ -15,6 +15,7 @@ from hub.store.models import Outbox, Webhook
 from hub.sync.retry import RetryPolicy
 from hub.sync.runtime import build_handlers
 from hub.sync.signing import sign, verify_signature
+from hub.sync.webhooks import WebhookSender
 from hub.sync.worker import OutboxWorker
 from tests.api.receiver import Receiver
 from tests.conftest import next_weekday, z
@@ -197,3 +198,24 @@ def test_set_up_events_reach_subscribers(
         )
     drain(fast_worker(services), lambda: len(receiver.accepted()) >= 1)
     assert [r.headers["X-Calhub-Event"] for r in receiver.accepted()] == [event]
+
+
+def test_a_slow_receiver_times_out_and_is_retried(
+    api: Api, services: Services, receiver: Receiver
+) -> None:
+    subscribe(api, receiver.url, ["customer.created"])
+    receiver.script = [(200, {"X-Test-Delay": "1.5"})]
+    api.post("/customers", json={"firstName": "Slow", "email": "slow@example.com"})
+    worker = fast_worker(services)
+    worker.handlers["webhook"] = WebhookSender(services.db, services.secrets, timeout=(1.0, 0.5))
+    drain(worker, lambda: len(receiver.accepted()) >= 2)
+
+    def delivered() -> bool:
+        with services.db.reader() as s:
+            row = s.scalars(select(Outbox).where(Outbox.event == "customer.created")).one()
+            return row.status == "done" and row.attempts == 2  # one timeout, one success
+
+    drain(worker, delivered)
+    # the answer that came too late does not count; the retry carries the same delivery id
+    first, second = receiver.requests[:2]
+    assert first.headers["X-Calhub-Delivery"] == second.headers["X-Calhub-Delivery"]
