@@ -100,10 +100,17 @@ KINDS: dict[str, tuple[Callable[[Ctx], dict], dict, str, tuple[str, Any]]] = {
 }
 
 
-@pytest.fixture
-def ctx(api: Api, cafe: dict[str, Any]) -> Ctx:
-    loc = cafe["location"]["id"]
+@pytest.fixture(scope="module")
+def api(shared_hub: tuple[Any, Any, Api]) -> Api:
+    """One hub for the module: every test counts relative to what it found."""
+    return shared_hub[2]
+
+
+@pytest.fixture(scope="module")
+def ctx(api: Api) -> Ctx:
+    loc = api.post("/locations", json={"name": "Set-up Café", "timezone": "UTC"}).json()["id"]
     staff = api.post("/resources", json={"name": "Kim", "locationId": loc, "kind": "staff"})
+    api.post("/resources", json={"name": "T1", "locationId": loc, "kind": "table"})
     return {"loc": loc, "staff": staff.json()["id"]}
 
 
@@ -199,19 +206,20 @@ def test_references_to_missing_ids_are_404(api: Api, ctx: Ctx) -> None:
 
 
 def test_customers_are_found_by_email(api: Api) -> None:
-    api.post("/customers", json={"firstName": "Ada", "email": "ada@example.com"})
+    api.post("/customers", json={"firstName": "Grace", "email": "grace@example.com"})
     api.post("/customers", json={"firstName": "Bob", "email": "bob@example.com"})
-    found = api.get("/customers", params={"email": "ADA@example.com"}).json()
-    assert found["total"] == 1 and found["data"][0]["firstName"] == "Ada"
+    found = api.get("/customers", params={"email": "GRACE@example.com"}).json()
+    assert found["total"] == 1 and found["data"][0]["firstName"] == "Grace"
     assert api.get("/customers", params={"email": "eve@example.com"}).json()["total"] == 0
 
 
 def test_reassigning_a_shift(api: Api, ctx: Ctx) -> None:
+    first = api.post("/resources", json={"name": "Mo", "locationId": ctx["loc"], "kind": "staff"})
     other = api.post("/resources", json={"name": "Lou", "locationId": ctx["loc"], "kind": "staff"})
     shift = api.post(
         "/shifts",
         json={
-            "resourceId": ctx["staff"],
+            "resourceId": first.json()["id"],
             "start": "2030-01-07T08:00:00Z",
             "end": "2030-01-07T16:00:00Z",
         },
@@ -222,6 +230,6 @@ def test_reassigning_a_shift(api: Api, ctx: Ctx) -> None:
     assert moved.json()["sequence"] == shift["sequence"] + 1
     listed = api.get("/shifts", params={"resourceId": other.json()["id"]}).json()
     assert [s["id"] for s in listed["data"]] == [shift["id"]]
-    assert api.get("/shifts", params={"resourceId": ctx["staff"]}).json()["total"] == 0
+    assert api.get("/shifts", params={"resourceId": first.json()["id"]}).json()["total"] == 0
     table = api.get("/resources", params={"kind": "table"}).json()["data"][0]
     problem(api.patch(f"/shifts/{shift['id']}", json={"resourceId": table["id"]}), 422, "staff")
