@@ -56,6 +56,7 @@ OPENING_HOURS = {
     "additionalProperties": False,
     "example": {"mon": [["09:00", "18:00"]], "sat": [["10:00", "14:00"]]},
 }
+STATUS_LIST = r"^(IN|BK|seated|completed|no_show|CN)(,(IN|BK|seated|completed|no_show|CN))*$"
 ID_LIST = {"type": "array", "items": ID, "maxItems": 50}
 
 
@@ -408,7 +409,7 @@ def _webhook_schemas() -> dict[str, Schema]:
     url = {"type": "string", "format": "uri", "pattern": "^https?://", "maxLength": 2000}
     secret = {
         "type": "string",
-        "minLength": 16,
+        "minLength": 1,
         "maxLength": 500,
         "description": "HMAC key for X-Calhub-Signature; generated and returned once if left out",
     }
@@ -676,7 +677,11 @@ def _appointment_paths() -> dict[str, Any]:
                     *PAGE_PARAMS,
                     _query("start", INSTANT, "only those ending after this instant"),
                     _query("end", INSTANT, "only those starting before this instant"),
-                    _query("status", {"type": "string"}, "comma-separated statuses, e.g. IN,BK"),
+                    _query(
+                        "status",
+                        {"type": "string", "pattern": STATUS_LIST},
+                        "comma-separated statuses, e.g. IN,BK",
+                    ),
                     _query("resourceId", {"type": "string"}),
                     _query("locationId", {"type": "string"}),
                     _query("customerEmail", {"type": "string"}),

@@ -22,6 +22,7 @@ from hub.booking.views import (
     shift_view,
 )
 from hub.domain.errors import Invalid, NotFound
+from hub.domain.statuses import Status
 from hub.domain.timerange import TimeRange, iso_z, parse_date, parse_instant, utcnow
 from hub.store.db import Database
 from hub.store.models import (
@@ -115,7 +116,12 @@ class Queries:
         if args.get("end"):
             q = q.where(Reservation.start < parse_instant(args["end"], "end"))
         if args.get("status"):
-            q = q.where(Reservation.status.in_(str(args["status"]).split(",")))
+            wanted = [x.strip() for x in str(args["status"]).split(",") if x.strip()]
+            known = [st.value for st in Status]
+            unknown = [x for x in wanted if x not in known]
+            if unknown:
+                raise Invalid(f"status {unknown[0]!r} is unknown; use one of {', '.join(known)}")
+            q = q.where(Reservation.status.in_(wanted))
         if args.get("locationId"):
             q = q.where(Reservation.location_id == args["locationId"])
         if args.get("resourceId"):

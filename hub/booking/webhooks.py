@@ -71,8 +71,9 @@ def _events(value: Any) -> list[str]:
 
 
 def _secret(value: Any) -> str:
-    if not isinstance(value, str) or not 16 <= len(value) <= 500:
-        raise Invalid("secret must be a string of 16 to 500 characters (leave it out to get one)")
+    # Short secrets are the owner's call; the generated default is 32 random bytes.
+    if not isinstance(value, str) or not value or len(value) > 500:
+        raise Invalid("secret must be a string of 1 to 500 characters (leave it out to get one)")
     return value
 
 

@@ -291,6 +291,7 @@ def test_bad_queries(api: Api, world: dict[str, str]) -> None:
         ("/availability", {"serviceId": svc, "startDate": "2030-01-01", "endDate": "2031-01-01"}),
         ("/appointments", {"start": "2030-01-01T00:00:00"}),
         ("/appointments", {"limit": "all"}),
+        ("/appointments", {"status": "BK,booked"}),
         ("/locations", {"limit": 100000}),
         ("/locations", {"offset": -1}),
         ("/locations", {"name": "a\x00b"}),
