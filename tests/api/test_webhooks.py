@@ -219,3 +219,21 @@ def test_a_slow_receiver_times_out_and_is_retried(
     # the answer that came too late does not count; the retry carries the same delivery id
     first, second = receiver.requests[:2]
     assert first.headers["X-Calhub-Delivery"] == second.headers["X-Calhub-Delivery"]
+
+
+def test_the_serve_worker_delivers_on_its_own(
+    api: Api, services: Services, receiver: Receiver
+) -> None:
+    from hub.sync.runtime import build_worker
+
+    worker = build_worker(services)  # exactly what `calhub serve` and `calhub worker` run
+    worker.poll_seconds = 0.05
+    worker.start()
+    try:
+        subscribe(api, receiver.url, ["location.created", "location.updated"])
+        loc = api.post("/locations", json={"name": "Live", "timezone": "UTC"}).json()
+        api.patch(f"/locations/{loc['id']}", json={"name": "Live 2"})
+        got = receiver.wait_for(2)
+        assert [json.loads(r.body)["data"]["location"]["name"] for r in got] == ["Live", "Live 2"]
+    finally:
+        worker.stop()
