@@ -4,7 +4,8 @@ The same key with the same request (method, path and canonical JSON body) answer
 answer again, marked ``Idempotent-Replayed: true``; the same key with another request is a 422;
 a repeat that arrives while the first is still running is a 409. Keys are scoped to the API key
 and forgotten after 24 hours. Answers of 2xx and 4xx are stored; a 5xx releases the key so the
-client can retry. The bookkeeping itself is a booking command (one write path).
+client can retry. Stored answers are encrypted (they hold customer details). The bookkeeping
+itself is a booking command (one write path).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 
+from hub.crypto import SecretBox
+from hub.domain.errors import Conflict
 from hub.services import Services
 
 HEADER = "Idempotency-Key"
@@ -37,18 +40,20 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return h.hexdigest()
 
 
-def _encode(resp: Response) -> str:
-    return json.dumps(
-        {"contentType": resp.content_type, "body": resp.get_data(as_text=True)},
-        separators=(",", ":"),
-    )
+def _encode(resp: Response, box: SecretBox) -> str:
+    # Answers carry customer details and, once, a new webhook's secret: encrypted at rest.
+    saved = {"contentType": resp.content_type, "body": resp.get_data(as_text=True)}
+    return box.encrypt_json(saved).decode("ascii")
 
 
-def _replay(status: int, stored: str) -> Response:
+def _replay(status: int, stored: str, box: SecretBox) -> Response:
     try:
-        saved: dict[str, Any] = json.loads(stored)
-    except ValueError:
-        saved = {"contentType": "application/json", "body": stored}
+        saved: dict[str, Any] = box.decrypt_json(stored.encode("ascii"))
+    except ValueError as e:  # the secret key changed since the answer was stored
+        raise Conflict(
+            "the first answer to this Idempotency-Key can no longer be read; use a new key",
+            code="idempotency_key_unreadable",
+        ) from e
     body = saved.get("body", "") if status != 204 else ""
     resp = Response(body, status=status, content_type=saved.get("contentType"))
     resp.headers[REPLAYED] = "true"
@@ -57,7 +62,7 @@ def _replay(status: int, stored: str) -> Response:
 
 def install_idempotency(target: Flask | Blueprint, services: Services) -> None:
     """Register the before/after hooks that give ``target``'s write routes Idempotency-Key."""
-    booking = services.booking
+    booking, box = services.booking, services.secrets
 
     @target.before_request
     def _reserve() -> Response | None:
@@ -74,7 +79,7 @@ def install_idempotency(target: Flask | Blueprint, services: Services) -> None:
             api_key["id"], key, request.method, request.path, fingerprint
         )
         if stored is not None:
-            return _replay(stored.status, stored.body)
+            return _replay(stored.status, stored.body, box)
         g.idempotency = (api_key["id"], key)
         return None
 
@@ -86,7 +91,7 @@ def install_idempotency(target: Flask | Blueprint, services: Services) -> None:
         if resp.status_code >= 500:
             booking.release_idempotency_key(*reserved)
         else:
-            booking.complete_idempotency_key(*reserved, resp.status_code, _encode(resp))
+            booking.complete_idempotency_key(*reserved, resp.status_code, _encode(resp, box))
         return resp
 
     @target.teardown_request

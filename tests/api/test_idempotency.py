@@ -152,15 +152,35 @@ def test_a_repeat_while_the_first_still_runs_is_409(api: Api, services: Services
     assert repeat.json()["code"] == "idempotency_in_progress"
     assert api.get("/locations").json()["total"] == 0
     # once it finishes, repeats get its answer
-    services.booking.complete_idempotency_key(
-        api_key_id,
-        "slow",
-        201,
-        '{"contentType": "application/json", "body": "{\\"id\\": \\"x\\"}"}',
+    saved = services.secrets.encrypt_json(
+        {"contentType": "application/json", "body": '{"id": "x"}'}
     )
+    services.booking.complete_idempotency_key(api_key_id, "slow", 201, saved.decode())
     replay = api.post(
         "/locations",
         data=body,
         headers={"Idempotency-Key": "slow", "Content-Type": "application/json"},
     )
     assert replay.status_code == 201 and replay.json() == {"id": "x"}
+
+
+def test_stored_answers_are_encrypted(api: Api, services: Services) -> None:
+    from sqlalchemy import select
+
+    from hub.store.models import IdempotencyKey
+
+    hook = api.post(
+        "/webhooks",
+        json={"url": "https://example.com/h", "events": ["*"], "secret": "do-not-store-me-plainly"},
+        headers={"Idempotency-Key": "wh"},
+    )
+    assert hook.status_code == 201
+    with services.db.reader() as s:
+        stored = s.scalars(select(IdempotencyKey.response_body)).one()
+    assert "do-not-store-me-plainly" not in stored and "example.com" not in stored
+    again = api.post(
+        "/webhooks",
+        json={"url": "https://example.com/h", "events": ["*"], "secret": "do-not-store-me-plainly"},
+        headers={"Idempotency-Key": "wh"},
+    )
+    assert again.json() == hook.json() and again.headers["Idempotent-Replayed"] == "true"
