@@ -795,12 +795,12 @@ def _served(path: str, served: set[tuple[str, str]]) -> bool:
 
 
 def build_openapi(
-    server_url: str = "/api/v1", served: set[tuple[str, str]] | None = None
+    prefix: str = "/api/v1", served: set[tuple[str, str]] | None = None
 ) -> dict[str, Any]:
-    """The whole OpenAPI 3.0 document.
+    """The whole OpenAPI 3.0 document; its paths are absolute (``/api/v1/…``) on server ``/``.
 
-    ``served`` is the set of (method, path) the app serves (paths as in this document); optional
-    operations are described only when they are served. None leaves them out.
+    ``served`` is the set of (method, path below ``prefix``) the app serves; optional operations
+    are described only when they are served. None leaves them out.
     """
     schemas: dict[str, Schema] = {"Problem": _problem_schema()}
     schemas |= _views() | _setup_inputs() | _appointment_schemas() | _webhook_schemas()
@@ -832,12 +832,12 @@ def build_openapi(
                 "timestamp + '.' + body with the subscription's secret)."
             ),
         },
-        "servers": [{"url": server_url}],
+        "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "tags": [
             {"name": n} for n in ("set-up", "availability", "appointments", "webhooks", "meta")
         ],
-        "paths": paths,
+        "paths": {prefix + path: item for path, item in paths.items()},
         "components": {
             "securitySchemes": {
                 "bearer": {
