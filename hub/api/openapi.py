@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from zoneinfo import available_timezones
 
 from hub import __version__
 from hub.booking.availability import MAX_PARTY_SIZE
@@ -31,6 +32,7 @@ TEXT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}
 INSTANT = {
     "type": "string",
     "format": "date-time",
+    "pattern": r"^(19[7-9][0-9]|2[01][0-9][0-9]|2200)-",  # the supported years, 1970–2200
     "description": "ISO 8601 with an offset or Z; answers are always UTC with Z",
     "example": "2026-05-01T09:00:00Z",
 }
@@ -39,6 +41,9 @@ COLOR = {"type": "string", "pattern": "^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$", "exa
 RRULE = {
     "type": "string",
     "minLength": 1,
+    "pattern": "^(RRULE:)?FREQ=(DAILY|WEEKLY|MONTHLY|YEARLY)"
+    "(;(INTERVAL|COUNT|UNTIL|BYDAY|BYMONTHDAY|BYMONTH|BYSETPOS|BYYEARDAY|BYWEEKNO|WKST)"
+    "=[A-Z0-9,+-]+)*$",
     "description": "RFC 5545 RRULE (DAILY, WEEKLY, MONTHLY or YEARLY); unknown parts are refused",
     "example": "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10",
 }
@@ -57,6 +62,7 @@ OPENING_HOURS = {
     "example": {"mon": [["09:00", "18:00"]], "sat": [["10:00", "14:00"]]},
 }
 STATUS_LIST = r"^(IN|BK|seated|completed|no_show|CN)(,(IN|BK|seated|completed|no_show|CN))*$"
+TIMEZONES = sorted(available_timezones() - {"Factory", "localtime"})
 ID_LIST = {"type": "array", "items": ID, "maxItems": 50}
 
 
@@ -69,12 +75,12 @@ SETUP_FIELDS: dict[str, dict[str, tuple[Schema, bool]]] = {
     "Location": {
         "name": (TEXT, True),
         "slug": ({"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,79}$"}, False),
-        "timezone": ({"type": "string", "example": "Europe/Berlin"}, True),
+        "timezone": ({"type": "string", "enum": TIMEZONES, "example": "Europe/Berlin"}, True),
         "expirationDelay": (_int(10, 7 * 86400, description="seconds a hold lives"), False),
         "openingHours": (nullable(OPENING_HOURS), False),
         "slotInterval": (_int(5, 1440, description="minutes between offered starts"), False),
         "email": (nullable(EMAIL), False),
-        "address": (nullable({"type": "string", "maxLength": 500}), False),
+        "address": (nullable({**TEXT, "maxLength": 500}), False),
         "declinePolicy": ({"type": "string", "enum": ["cancel", "flag"]}, False),
     },
     "Service": {
@@ -117,7 +123,7 @@ SETUP_FIELDS: dict[str, dict[str, tuple[Schema, bool]]] = {
         "start": (INSTANT, True),
         "end": (INSTANT, True),
         "allDay": ({"type": "boolean"}, False),
-        "summary": ({"type": "string", "maxLength": 300}, False),
+        "summary": ({**TEXT, "maxLength": 300}, False),
         "rrule": (nullable(RRULE), False),
         "source": (nullable({"type": "string", "maxLength": 2000}), False),
     },
@@ -126,7 +132,7 @@ SETUP_FIELDS: dict[str, dict[str, tuple[Schema, bool]]] = {
         "start": (INSTANT, True),
         "end": (INSTANT, True),
         "summary": ({**TEXT, "maxLength": 300}, True),
-        "description": (nullable({"type": "string", "maxLength": 5000}), False),
+        "description": (nullable({**TEXT, "maxLength": 5000}), False),
         "capacity": (_int(0, 100_000), False),
         "blocksRegularBookings": ({"type": "boolean"}, False),
         "rrule": (nullable(RRULE), False),
@@ -246,8 +252,9 @@ def _appointment_schemas() -> dict[str, Schema]:
             "email": EMAIL,
             "phone": {"type": "string", "maxLength": 40},
         },
+        ["firstName"],
         additionalProperties=False,
-        description="found by e-mail, else created (firstName is then required)",
+        description="found by e-mail, else created",
     )
     customer = {"oneOf": [customer_ref, customer_new]}
     appointment = {
@@ -641,7 +648,7 @@ def _appointment_paths() -> dict[str, Any]:
                 "operationId": "getAvailability",
                 "summary": "Free slots for a service between two local dates",
                 "parameters": [
-                    _query("serviceId", {"type": "string"}, required=True),
+                    _query("serviceId", {"type": "string", "minLength": 1}, required=True),
                     _query("locationId", {"type": "string"}),
                     _query("startDate", {"type": "string", "format": "date"}, required=True),
                     _query("endDate", {"type": "string", "format": "date"}, "at most 92 days on"),
