@@ -36,3 +36,11 @@ def install_input_guards(bp: Blueprint) -> None:
             reject_nul(key, "a query parameter name")
             for v in values:
                 reject_nul(v, f"query parameter {key}")
+
+
+def allow_query(*names: str) -> None:
+    """Refuse query parameters a list does not know, so a typo never silently lists everything."""
+    unknown = sorted(set(request.args) - set(names))
+    if unknown:
+        known = ", ".join(names)
+        raise Invalid(f"unknown query parameter(s): {', '.join(unknown)}; this list takes {known}")

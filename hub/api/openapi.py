@@ -579,36 +579,45 @@ def _crud(
     }
 
 
+# Query filters of each set-up list (besides limit and offset); the API refuses any other.
+LIST_FILTERS: dict[str, tuple[str, ...]] = {
+    "locations": ("email",),
+    "services": ("locationId",),
+    "resources": ("locationId", "kind", "email"),
+    "customers": ("email",),
+    "shifts": ("locationId", "resourceId"),
+    "blackouts": ("locationId", "resourceId", "kind"),
+    "events": ("locationId",),
+    "webhooks": (),
+}
+SETUP_NAMES = {
+    "locations": "Location",
+    "services": "Service",
+    "resources": "Resource",
+    "customers": "Customer",
+    "shifts": "Shift",
+    "blackouts": "Blackout",
+    "events": "Event",
+}
+
+
+def _filter(segment: str, name: str) -> Schema:
+    if name == "kind":
+        kinds = (
+            ["holiday", "closure", "no_pets"]
+            if segment == "blackouts"
+            else ["staff", "table", "room", "area"]
+        )
+        return _query("kind", {"type": "string", "enum": kinds})
+    if name == "email":
+        return _query("email", {"type": "string"}, "exact e-mail address, any case")
+    return _query(name, {"type": "string"}, f"only those with this {name}")
+
+
 def _setup_paths() -> dict[str, Any]:
-    loc_filter = _query("locationId", {"type": "string"}, "only those of this location")
-    res_filter = _query("resourceId", {"type": "string"}, "only those of this resource")
-    kinds = {
-        "locations": ("Location", []),
-        "services": ("Service", [loc_filter]),
-        "resources": (
-            "Resource",
-            [
-                loc_filter,
-                _query("kind", {"type": "string", "enum": ["staff", "table", "room", "area"]}),
-            ],
-        ),
-        "customers": (
-            "Customer",
-            [_query("email", {"type": "string"}, "find a customer by e-mail (exact, any case)")],
-        ),
-        "shifts": ("Shift", [loc_filter, res_filter]),
-        "blackouts": (
-            "Blackout",
-            [
-                loc_filter,
-                res_filter,
-                _query("kind", {"type": "string", "enum": ["holiday", "closure", "no_pets"]}),
-            ],
-        ),
-        "events": ("Event", [loc_filter]),
-    }
     paths: dict[str, Any] = {}
-    for segment, (name, filters) in kinds.items():
+    for segment, name in SETUP_NAMES.items():
+        filters = [_filter(segment, f) for f in LIST_FILTERS[segment]]
         paths.update(_crud(segment, name, "set-up", filters, ref(f"{name}Update")))
     return paths
 

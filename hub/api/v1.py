@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from hub.api.auth import require_api_key
-from hub.api.guards import install_input_guards, reject_nul
+from hub.api.guards import allow_query, install_input_guards, reject_nul
 from hub.api.idempotency import install_idempotency
-from hub.api.openapi import build_openapi, served_operations
+from hub.api.openapi import LIST_FILTERS, build_openapi, served_operations
 from hub.api.webhooks import register_webhooks
 from hub.domain.errors import BadRequest
 from hub.services import Services
@@ -124,6 +124,7 @@ def _register_setup(
         return jsonify(getattr(booking, f"create_{name}")(json_body(), actor=actor())), 201
 
     def listing() -> Response:
+        allow_query("limit", "offset", *LIST_FILTERS[segment])
         return jsonify(queries.list(segment, request.args.to_dict()))
 
     def one(obj_id: str) -> Response:

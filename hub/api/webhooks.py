@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from hub.api.guards import allow_query
 from hub.services import Services
 
 
@@ -22,6 +23,7 @@ def register_webhooks(
         return jsonify(booking.create_webhook(json_body(), box=box, actor=actor())), 201
 
     def listing() -> Response:
+        allow_query("limit", "offset")
         return jsonify(booking.list_webhooks(request.args.to_dict()))
 
     def one(webhook_id: str) -> Response:

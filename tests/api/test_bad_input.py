@@ -294,7 +294,9 @@ def test_bad_queries(api: Api, world: dict[str, str]) -> None:
         ("/appointments", {"status": "BK,booked"}),
         ("/locations", {"limit": 100000}),
         ("/locations", {"offset": -1}),
-        ("/locations", {"name": "a\x00b"}),
+        ("/locations", {"email": "a\x00b"}),
+        ("/resources", {"locationID": "typo"}),
+        ("/webhooks", {"active": "true"}),
     ]
     for path, params in cases:
         assert_problem(api.get(path, params=params), 400, 422)
