@@ -22,7 +22,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 8, schemathesis.GenerationMode.NEGATIVE: 5}
+EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 7, schemathesis.GenerationMode.NEGATIVE: 4}
 
 
 def _ids(api: Api, cafe: dict[str, Any]) -> dict[str, str]:
