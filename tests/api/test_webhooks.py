@@ -237,3 +237,40 @@ def test_the_serve_worker_delivers_on_its_own(
         assert [json.loads(r.body)["data"]["location"]["name"] for r in got] == ["Live", "Live 2"]
     finally:
         worker.stop()
+
+
+def test_two_workers_deliver_each_event_once_and_in_order_per_object(
+    api: Api, services: Services, receiver: Receiver
+) -> None:
+    subscribe(api, receiver.url, ["customer.created", "customer.updated"])
+    ids = []
+    for i in range(6):
+        c = api.post("/customers", json={"firstName": f"C{i}", "email": f"c{i}@example.com"})
+        ids.append(c.json()["id"])
+    for cid in ids:
+        for n in range(2):
+            api.patch(f"/customers/{cid}", json={"phone": f"+1 555 {n}"})
+    workers = [fast_worker(services), fast_worker(services)]
+    for n, w in enumerate(workers):
+        w.worker_id = f"test-worker-{n}"  # two separate claimers, as two processes would be
+        w.poll_seconds = 0.02
+        w.start()
+    try:
+        got = receiver.wait_for(18)
+        time.sleep(0.3)  # anything sent twice would arrive now
+    finally:
+        for w in workers:
+            w.stop()
+    got = receiver.accepted()
+    deliveries = [r.headers["X-Calhub-Delivery"] for r in got]
+    assert len(deliveries) == 18 and len(set(deliveries)) == 18
+    per_customer: dict[str, list[str]] = {}
+    for r in got:
+        payload = json.loads(r.body)
+        customer = payload["data"]["customer"]
+        per_customer.setdefault(customer["id"], []).append(
+            f"{payload['event']}:{customer['version']}"
+        )
+    assert per_customer == {
+        cid: ["customer.created:1", "customer.updated:2", "customer.updated:3"] for cid in ids
+    }
