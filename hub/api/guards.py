@@ -6,9 +6,17 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from hub.domain.errors import Invalid
+from hub.domain.errors import BadRequest, Invalid
 
 NUL = "\x00"
+
+
+class UnsupportedMediaType(BadRequest):
+    """The body is not JSON (RFC 9110 §15.5.16)."""
+
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported Media Type"
 
 
 def reject_nul(value: Any, where: str = "the body") -> None:

@@ -7,7 +7,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from hub.api.auth import require_api_key
-from hub.api.guards import allow_query, install_input_guards, reject_nul
+from hub.api.guards import (
+    UnsupportedMediaType,
+    allow_query,
+    install_input_guards,
+    reject_nul,
+)
 from hub.api.idempotency import install_idempotency
 from hub.api.openapi import LIST_FILTERS, build_openapi, served_operations
 from hub.api.webhooks import register_webhooks
@@ -31,7 +36,7 @@ def json_body() -> dict[str, Any]:
     if not request.data:
         return {}
     if not (request.mimetype or "").endswith("json"):
-        raise BadRequest("send the body as JSON with Content-Type: application/json")
+        raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
     data = request.get_json(silent=True)
     if data is None:
         raise BadRequest("the body is not valid JSON")
