@@ -77,3 +77,27 @@ def test_document_is_public_valid_openapi_3(live: LiveServer) -> None:
     assert "scope" in doc["components"]["schemas"]["CancelRequest"]["properties"]
     problem = doc["components"]["responses"]["E422"]["content"]
     assert "application/problem+json" in problem
+
+
+def test_every_operation_documents_its_answers(live: LiveServer) -> None:
+    doc = requests.get(f"{live.url}/api/v1/openapi.json", timeout=10).json()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in METHODS:
+                continue
+            codes = set(op["responses"])
+            assert codes & {"200", "201", "204"}, f"{method} {path} has no success answer"
+            if path.endswith("/openapi.json"):
+                continue
+            assert "401" in codes, f"{method} {path} does not say a key is needed"
+            if method in {"post", "put", "patch"}:
+                assert {"413", "422"} <= codes, f"{method} {path} omits 413/422"
+                assert "requestBody" in op, f"{method} {path} has no body schema"
+            assert op["operationId"] and op["summary"]
+    ids = [
+        op["operationId"]
+        for item in doc["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    ]
+    assert len(ids) == len(set(ids))
