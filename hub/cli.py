@@ -139,10 +139,20 @@ def cmd_apikey_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_apikey_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    """Revoke an API key by id."""
+    """Revoke an API key by id, name or the key itself; it stops working at once."""
     services = _services(settings)
-    services.booking.revoke_api_key(args.id)
-    print(f"API key {args.id} revoked")
+    for key in services.booking.revoke_api_keys(args.id):
+        print(f"API key {key['name']!r} (id {key['id']}, {key['prefix']}…) revoked")
+    services.close()
+    return 0
+
+
+def cmd_apikey_list(settings: Settings, args: argparse.Namespace) -> int:
+    """List API keys: id, name, prefix, created, revoked."""
+    services = _services(settings)
+    for key in services.booking.list_api_keys():
+        state = f"revoked {key['revokedAt']}" if key["revokedAt"] else "live"
+        print(f"{key['id']}  {key['name']}  {key['prefix']}…  created {key['createdAt']}  {state}")
     services.close()
     return 0
 
@@ -201,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     kc.add_argument("name")
     kc.set_defaults(func=cmd_apikey_create)
     kr = k.add_parser("revoke", help="revoke an API key")
-    kr.add_argument("id")
+    kr.add_argument("id", help="the key's id, its name, or the key itself")
     kr.set_defaults(func=cmd_apikey_revoke)
+    k.add_parser("list", help="list API keys").set_defaults(func=cmd_apikey_list)
 
     sec = sub.add_parser("secret", help="secrets").add_subparsers(dest="secret_cmd", required=True)
     sec.add_parser("generate", help="print a new secret key").set_defaults(func=cmd_secret_generate)

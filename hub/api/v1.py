@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from hub.api.auth import require_api_key
+from hub.api.guards import (
+    UnsupportedMediaType,
+    allow_query,
+    install_input_guards,
+    reject_nul,
+)
+from hub.api.idempotency import install_idempotency
+from hub.api.openapi import LIST_FILTERS, build_openapi, served_operations
+from hub.api.webhooks import register_webhooks
 from hub.domain.errors import BadRequest
 from hub.services import Services
 
@@ -27,12 +36,13 @@ def json_body() -> dict[str, Any]:
     if not request.data:
         return {}
     if not (request.mimetype or "").endswith("json"):
-        raise BadRequest("send the body as JSON with Content-Type: application/json")
+        raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
     data = request.get_json(silent=True)
     if data is None:
         raise BadRequest("the body is not valid JSON")
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
+    reject_nul(data)
     return data
 
 
@@ -41,6 +51,8 @@ def api_blueprint(services: Services) -> Blueprint:
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
     auth = require_api_key(services)
     booking, queries = services.booking, services.queries
+    install_input_guards(bp)
+    install_idempotency(bp, services)
 
     def actor() -> str:
         from flask import g
@@ -49,6 +61,15 @@ def api_blueprint(services: Services) -> Blueprint:
 
     for segment, name in SETUP_KINDS.items():
         _register_setup(bp, auth, services, segment, name, actor)
+    register_webhooks(bp, auth, services, actor)
+    documents: list[dict[str, Any]] = []
+
+    @bp.get("/openapi.json")
+    def openapi() -> Response:
+        # public: describing the API reveals no data. Built once, from the routes really served.
+        if not documents:
+            documents.append(build_openapi(served=served_operations(current_app.url_map)))
+        return jsonify(documents[0])
 
     @bp.get("/availability")
     @auth
@@ -108,6 +129,7 @@ def _register_setup(
         return jsonify(getattr(booking, f"create_{name}")(json_body(), actor=actor())), 201
 
     def listing() -> Response:
+        allow_query("limit", "offset", *LIST_FILTERS[segment])
         return jsonify(queries.list(segment, request.args.to_dict()))
 
     def one(obj_id: str) -> Response:

@@ -22,6 +22,7 @@ from hub.booking.views import (
     shift_view,
 )
 from hub.domain.errors import Invalid, NotFound
+from hub.domain.statuses import Status
 from hub.domain.timerange import TimeRange, iso_z, parse_date, parse_instant, utcnow
 from hub.store.db import Database
 from hub.store.models import (
@@ -37,6 +38,7 @@ from hub.store.models import (
 )
 
 MAX_PAGE = 500
+MAX_OFFSET = 1_000_000_000  # beyond any real table; bigger numbers overflow SQL integers
 LISTS: dict[str, tuple[type, Callable[[Any], dict[str, Any]], str]] = {
     "locations": (Location, location_view, "location"),
     "services": (Service, service_view, "service"),
@@ -61,8 +63,8 @@ def page_args(args: dict[str, Any]) -> tuple[int, int]:
         offset = int(args.get("offset", 0))
     except (TypeError, ValueError) as e:
         raise Invalid("limit and offset must be whole numbers") from e
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise Invalid(f"limit must be 1–{MAX_PAGE} and offset 0 or more")
+    if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_OFFSET:
+        raise Invalid(f"limit must be 1–{MAX_PAGE} and offset 0–{MAX_OFFSET}")
     return limit, offset
 
 
@@ -89,7 +91,10 @@ class Queries:
         q = select(model)
         for arg, column in FILTERS.items():
             if args.get(arg) and hasattr(model, column):
-                q = q.where(getattr(model, column) == args[arg])
+                value = str(args[arg])
+                if arg == "email":
+                    value = value.strip().lower()  # addresses are stored lower-cased
+                q = q.where(getattr(model, column) == value)
         order = model.start if hasattr(model, "start") else model.created_at
         with self.db.reader() as s:
             total = s.scalar(select(func.count()).select_from(q.subquery()))
@@ -111,7 +116,12 @@ class Queries:
         if args.get("end"):
             q = q.where(Reservation.start < parse_instant(args["end"], "end"))
         if args.get("status"):
-            q = q.where(Reservation.status.in_(str(args["status"]).split(",")))
+            wanted = [x.strip() for x in str(args["status"]).split(",") if x.strip()]
+            known = [st.value for st in Status]
+            unknown = [x for x in wanted if x not in known]
+            if unknown:
+                raise Invalid(f"status {unknown[0]!r} is unknown; use one of {', '.join(known)}")
+            q = q.where(Reservation.status.in_(wanted))
         if args.get("locationId"):
             q = q.where(Reservation.location_id == args["locationId"])
         if args.get("resourceId"):

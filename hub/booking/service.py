@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from hub.booking.accounts import AccountCommands
+from hub.booking.apikeys import ApiKeyCommands
+from hub.booking.idempotency import IdempotencyCommands
 from hub.booking.integrations import IntegrationCommands
 from hub.booking.reservations import ReservationCommands
 from hub.booking.setup import SetupCommands
+from hub.booking.webhooks import WebhookCommands
 
 
-class BookingService(ReservationCommands, SetupCommands, AccountCommands, IntegrationCommands):
+class BookingService(
+    ReservationCommands,
+    SetupCommands,
+    AccountCommands,
+    IdempotencyCommands,
+    WebhookCommands,
+    ApiKeyCommands,
+    IntegrationCommands,
+):
     """All commands, grouped by area in their own modules; one instance per process."""

@@ -176,6 +176,11 @@ class SetupCommands(CatalogCommands):
 
     def _same_location(self, uow: UnitOfWork, obj: Any, *_: Any) -> None:
         """Referenced rows exist and belong to the object's location."""
+        # No autoflush: a PATCH naming a missing id must become a 404, not an FK error on flush.
+        with uow.session.no_autoflush:
+            self._check_references(uow, obj)
+
+    def _check_references(self, uow: UnitOfWork, obj: Any) -> None:
         if getattr(obj, "location_id", None):
             self.get(uow.session, Location, obj.location_id)
         if getattr(obj, "resource_id", None):

@@ -96,7 +96,9 @@ def zone(name: object) -> ZoneInfo:
     """Return the IANA time zone called ``name`` or raise Invalid."""
     if not isinstance(name, str) or not name:
         raise Invalid("timezone must be an IANA time zone name such as Europe/Paris")
+    if len(name) > 64:
+        raise Invalid("timezone is too long to be an IANA time zone name such as Europe/Paris")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: a directory, odd bytes
         raise Invalid(f"timezone {name!r} is not a known IANA time zone") from e

@@ -18,10 +18,14 @@ from hub.store.models import Integration, Webhook
 SYNCED_ENTITIES = {"reservation", "shift"}
 
 Rule = Callable[[Session, Change, int], list[OutboxSpec]]
+# Account bookkeeping never leaves the hub, not even to "*" subscriptions.
+PRIVATE_ENTITIES = {"webhook", "api_key", "app_password", "user"}
 
 
 def webhook_targets(session: Session, change: Change, seq: int) -> list[OutboxSpec]:
     """One delivery per active webhook subscribed to the change's event."""
+    if change.entity in PRIVATE_ENTITIES:
+        return []
     out = []
     for hook in session.scalars(select(Webhook).where(Webhook.active.is_(True))):
         if change.event in (hook.events or []) or "*" in (hook.events or []):

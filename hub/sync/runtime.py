@@ -6,25 +6,28 @@ import time
 
 from hub.services import Services
 from hub.sync.delivery import Handler
+from hub.sync.engine import SyncEngine
 from hub.sync.retry import RetryPolicy
+from hub.sync.webhooks import WebhookSender
 from hub.sync.worker import OutboxWorker, PeriodicJob
 
 
-def build_handlers(services: Services) -> dict[str, Handler]:
-    """Target kind → handler. Each later capability (webhooks, mail, integrations) adds its own."""
-    from hub.sync.engine import SyncEngine
+def build_handlers(services: Services, engine: SyncEngine) -> dict[str, Handler]:
+    """Target kind → handler. Each capability (webhooks, mail, integrations) adds its own."""
+    return {
+        "integration": engine.handle,
+        "webhook": WebhookSender(
+            services.db, services.secrets, on_gone=services.booking.deactivate_webhook
+        ),
+    }
 
-    return {"integration": SyncEngine(services).handle}
 
-
-def build_jobs(services: Services) -> list[PeriodicJob]:
+def build_jobs(services: Services, engine: SyncEngine) -> list[PeriodicJob]:
     """Housekeeping the worker runs between batches."""
-    from hub.sync.engine import SyncEngine
-
-    engine = SyncEngine(services)
     settings = services.settings
     return [
         PeriodicJob("expire-holds", 5.0, services.booking.expire_holds),
+        PeriodicJob("purge-idempotency-keys", 3600.0, services.booking.purge_idempotency_keys),
         PeriodicJob("sync-poll", settings.sync_poll_seconds, engine.poll_all),
         # The first full reconciliation runs one interval after start, not at start-up.
         PeriodicJob(
@@ -48,10 +51,11 @@ def build_policy(services: Services) -> RetryPolicy:
 
 def build_worker(services: Services) -> OutboxWorker:
     """The worker for ``calhub serve`` (thread) and ``calhub worker`` (process)."""
+    engine = SyncEngine(services)
     worker = OutboxWorker(
         services.db,
-        build_handlers(services),
-        jobs=build_jobs(services),
+        build_handlers(services, engine),
+        jobs=build_jobs(services, engine),
         policy=build_policy(services),
         poll_seconds=services.settings.worker_poll_seconds,
         lease_seconds=services.settings.worker_lease_seconds,
