@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from hub.services import Services
 from hub.store.models import Outbox, Webhook
-from hub.sync.retry import RetryPolicy
 from hub.sync.engine import SyncEngine
+from hub.sync.retry import RetryPolicy
 from hub.sync.runtime import build_handlers
 from hub.sync.signing import sign, verify_signature
 from hub.sync.webhooks import WebhookSender
