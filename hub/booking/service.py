@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from hub.booking.accounts import AccountCommands
+from hub.booking.busy import PersonalCalendarCommands
+from hub.booking.caldav_writes import CalDavCommands
 from hub.booking.reservations import ReservationCommands
 from hub.booking.setup import SetupCommands
 
 
-class BookingService(ReservationCommands, SetupCommands, AccountCommands):
+class BookingService(
+    ReservationCommands, SetupCommands, AccountCommands, PersonalCalendarCommands, CalDavCommands
+):
     """All commands, grouped by area in their own modules; one instance per process."""

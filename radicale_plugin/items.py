@@ -1,0 +1,60 @@
+"""Radicale items built from the hub's plain data: identity, ETag and time range precomputed,
+text rendered only when a client asks for it (so a PROPFIND of ETags renders nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import radicale.item as radicale_item
+from radicale.item import filter as radicale_filter
+
+from hub.booking.dav_read import DavEntry
+from hub.domain.timerange import utcnow
+
+HTTP_DATE = "%a, %d %b %Y %H:%M:%S GMT"
+
+
+class HubItem(radicale_item.Item):
+    """An item whose text comes from a pure render function on first use."""
+
+    def __init__(self, collection: Any, entry: DavEntry) -> None:
+        super().__init__(
+            collection=collection,
+            href=entry.href,
+            last_modified=entry.updated.strftime(HTTP_DATE),
+            text=entry.text if entry.text is not None else "",
+            etag=entry.etag,
+            uid=entry.uid,
+            name="VCALENDAR",
+            component_name=entry.component,
+            time_range=(entry.start_ts, entry.end_ts),
+        )
+        self.entry = entry
+        if entry.text is None:
+            self._text = None
+            self._render = entry.render
+
+    def serialize(self) -> str:
+        if self._text is None:
+            assert self._render is not None
+            self._text = self._render()
+        return self._text
+
+    @property
+    def vobject_item(self) -> Any:
+        if self._vobject_item is None:
+            self.serialize()
+        return super().vobject_item
+
+
+def flag(entry: DavEntry, start: int, end: int, simple: bool) -> bool:
+    """Radicale's own rule for trusting a pre-filtered item (BaseCollection.get_filtered)."""
+    return entry.exact and simple and (start <= entry.start_ts or entry.end_ts <= end)
+
+
+def now_http() -> str:
+    """The current time as an HTTP date."""
+    return utcnow().strftime(HTTP_DATE)
+
+
+UNBOUNDED = (radicale_filter.TIMESTAMP_MIN, radicale_filter.TIMESTAMP_MAX)
