@@ -209,6 +209,31 @@ class DavQueries:
             )
             return out
 
+    def app_passwords(self, username: str) -> list[dict[str, Any]]:
+        """A user's app passwords for listing (ids, names, dates; never the hashes)."""
+        from hub.domain.errors import NotFound
+        from hub.domain.timerange import iso_z
+
+        with self.db.reader() as s:
+            u = s.scalars(select(User).where(User.username == username)).first()
+            if u is None:
+                raise NotFound(f"user {username} does not exist")
+            rows = s.scalars(
+                select(AppPassword)
+                .where(AppPassword.user_id == u.id)
+                .order_by(AppPassword.created_at)
+            )
+            return [
+                {
+                    "id": a.id,
+                    "name": a.name,
+                    "createdAt": iso_z(a.created_at),
+                    "lastUsedAt": iso_z(a.last_used_at) if a.last_used_at else None,
+                    "revokedAt": iso_z(a.revoked_at) if a.revoked_at else None,
+                }
+                for a in rows
+            ]
+
     def matching_hash(self, username: str, password: str) -> str | None:
         """Which live hash ``password`` matches (called once per fresh login)."""
         from hub.crypto import check_password
