@@ -68,7 +68,16 @@ def principal_search_response(
         searches.append((props, text, match_type))
     anyof = xml.get("test", "allof") == "anyof"
     wanted = xml.find(_c("D:prop"))
-    wanted_tags = [c.tag for c in wanted] if wanted is not None else [_c("D:displayname")]
+    wanted_tags = [c.tag for c in wanted] if wanted is not None else []
+    # Some clients (python caldav) put the wanted properties beside an empty D:prop.
+    wanted_tags += [
+        c.tag
+        for c in xml
+        if c.tag
+        not in (_c("D:prop"), _c("D:property-search"), _c("D:apply-to-principal-collection-set"))
+    ]
+    if not wanted_tags:
+        wanted_tags = [_c("D:displayname"), _c("C:calendar-home-set"), _c("D:principal-URL")]
     me = storage.queries.principal(login) if login else None
     multistatus = ET.Element(_c("D:multistatus"))
     for p in storage.queries.principals():

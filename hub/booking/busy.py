@@ -24,7 +24,7 @@ from hub.store.models import BusyBlock, DavCalendar, User
 from hub.store.types import new_id
 
 BUSY = "busy"
-CALENDAR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+CALENDAR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9@+._-]{0,79}")
 # Display properties a client may set on any collection (kept per user).
 DISPLAY_PROPS = frozenset(
     {
@@ -217,7 +217,7 @@ class PersonalCalendarCommands(CommandBase):
     ) -> None:
         """A new personal calendar (MKCALENDAR); its objects do not block availability."""
         if not CALENDAR_NAME.fullmatch(name or ""):
-            raise Invalid("calendar names are letters, digits, '.', '_' or '-' (max 40)")
+            raise Invalid("calendar names are letters, digits, '@', '+', '.', '_' or '-' (max 80)")
         with self.uow(actor) as uow:
             s = uow.session
             self._user(s, user_id)

@@ -29,7 +29,7 @@ def server_items(demo: DemoHub) -> dict[str, str]:
     """{uid: text} of every object in leo's busy calendar, via a calendar-query."""
     body = (
         '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
-        "<D:prop><C:calendar-data/></D:prop><C:filter><C:comp-filter name=\"VCALENDAR\"/>"
+        '<D:prop><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/>'
         "</C:filter></C:calendar-query>"
     )
     r = requests.request(
