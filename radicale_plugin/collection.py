@@ -21,6 +21,7 @@ from hub.booking.dav_read import DavEntry, View, from_ts, href_for, sync_scope
 from hub.domain.errors import Forbidden, Invalid, NotFound
 from radicale_plugin import session
 from radicale_plugin.items import HubItem, flag
+from radicale_plugin.occurrences import any_overlap, ranges_of
 
 SYNC_PREFIX = "http://calhub.invalid/ns/sync/"
 
@@ -153,7 +154,17 @@ class Collection(storage.BaseCollection):
             if window is not None and not (e.start_ts < window_end and e.end_ts > window_start):
                 if e.exact:
                     continue
-            out.append((self._item(e), flag(e, start, end, simple)))
+            item = self._item(e)
+            trusted = flag(e, start, end, simple)
+            if not trusted and (simple or expand is not None) and tag is not None:
+                # A recurring item whose span covers the window: test its occurrences (cached
+                # per version) instead of letting Radicale parse and expand it every time.
+                ranges = ranges_of(e.href, e.etag, item.serialize, tag)
+                if ranges is not None:
+                    if not any_overlap(ranges, window_start, window_end):
+                        continue
+                    trusted = simple
+            out.append((item, trusted))
         return out
 
     def has_uid(self, uid: str) -> bool:
