@@ -167,7 +167,9 @@ SYNC = """<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>{
 <D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"""
 
 
-def timed(fn: Callable[[], requests.Response], repeat: int = REPEAT) -> tuple[float, requests.Response]:
+def timed(
+    fn: Callable[[], requests.Response], repeat: int = REPEAT
+) -> tuple[float, requests.Response]:
     """Median seconds of ``fn`` over ``repeat`` runs, and the last response."""
     times = []
     r = None
@@ -190,7 +192,9 @@ def week_query(s: requests.Session, url: str, expand: bool) -> requests.Response
     return s.request("REPORT", url, data=body, headers={"Depth": "1"})
 
 
-def measure(url: str, auth: tuple[str, str], label: str, n: int, full: bool = True) -> dict[str, float]:
+def measure(
+    url: str, auth: tuple[str, str], label: str, n: int, full: bool = True
+) -> dict[str, float]:
     """Every figure for one server."""
     s = requests.Session()
     s.auth = auth
@@ -278,7 +282,10 @@ def main() -> int:
             work.mkdir()
             t = time.perf_counter()
             url, proc, auth = starter(args.size, work)
-            print(f"loaded {args.size} events into {name} in {time.perf_counter() - t:.1f} s", flush=True)
+            print(
+                f"loaded {args.size} events into {name} in {time.perf_counter() - t:.1f} s",
+                flush=True,
+            )
             try:
                 results[name] = measure(url, auth, name, args.size)
             finally:
@@ -290,7 +297,9 @@ def main() -> int:
             work.mkdir()
             t = time.perf_counter()
             url, proc, auth = start_calhub(size, work)
-            print(f"loaded {size} events into calhub in {time.perf_counter() - t:.1f} s", flush=True)
+            print(
+                f"loaded {size} events into calhub in {time.perf_counter() - t:.1f} s", flush=True
+            )
             try:
                 flat[size] = measure(url, auth, "calhub", size, full=False)
             finally:
@@ -325,7 +334,10 @@ def main() -> int:
     print()
     print("calhub flatness (goal: within 2× from the smallest to the largest size):")
     sizes = sorted(flat)
-    for key, label in (("sync", "sync-collection after one change"), ("put_latency", "PUT latency")):
+    for key, label in (
+        ("sync", "sync-collection after one change"),
+        ("put_latency", "PUT latency"),
+    ):
         row = "  ".join(f"{sz}: {flat[sz][key] * 1000:.1f} ms" for sz in sizes)
         spread = max(flat[sz][key] for sz in sizes) / min(flat[sz][key] for sz in sizes)
         print(f"  {label:34s} {row}  max/min {spread:.2f}×")
