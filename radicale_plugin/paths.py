@@ -82,7 +82,6 @@ class Home:
 
     def meta(self, view: View) -> dict[str, str]:
         """Radicale's collection properties for ``view`` (user overrides win)."""
-        p = self.principal
         if view.location is not None:
             title, color = TITLES[view.kind]
             display = f"{view.location.name} — {title}"
@@ -110,7 +109,6 @@ class Home:
         }
         meta.update(self.props_of(view.name))
         meta["tag"] = "VCALENDAR"
-        del p
         return meta
 
     def _user_tz(self) -> str:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.booking.busy import BUSY, calendar_ref
@@ -526,22 +526,6 @@ class DavQueries:
         found = self.entries(view, hrefs=[href])
         return found[0] if found else None
 
-    def search_principals(self, matches: Callable[[DavPrincipal], bool]) -> list[DavPrincipal]:
-        """Principals for which ``matches`` is true."""
-        return [p for p in self.principals() if matches(p)]
-
-    def staff_at(self, location_id: str) -> list[str]:
-        """Staff resource ids at a location (unused by rules; for display)."""
-        with self.db.reader() as s:
-            return list(
-                s.scalars(
-                    select(Resource.id).where(
-                        Resource.location_id == location_id,
-                        or_(Resource.kind == "staff"),
-                    )
-                )
-            )
-
 
 def _chunks(values: list[str], n: int) -> Iterable[list[str]]:
     for i in range(0, len(values), n):
@@ -558,6 +542,3 @@ def _render_timed(data: Any, audience: Audience) -> Callable[[], str]:
 
 def _render_public(text: str, uid: str) -> Callable[[], str]:
     return lambda: public_busy_text(text, uid)
-
-
-WEEK = timedelta(days=7)
