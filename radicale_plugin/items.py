@@ -18,21 +18,21 @@ class HubItem(radicale_item.Item):
     """An item whose text comes from a pure render function on first use."""
 
     def __init__(self, collection: Any, entry: DavEntry) -> None:
-        super().__init__(
-            collection=collection,
-            href=entry.href,
-            last_modified=entry.updated.strftime(HTTP_DATE),
-            text=entry.text if entry.text is not None else "",
-            etag=entry.etag,
-            uid=entry.uid,
-            name="VCALENDAR",
-            component_name=entry.component,
-            time_range=(entry.start_ts, entry.end_ts),
-        )
+        # Radicale's __init__ re-sanitises the collection path for every item (costly across a
+        # large PROPFIND); the collection's path is already sane, so set the fields directly.
+        self._collection_path = collection.path
+        self.collection = collection
+        self.href = entry.href
+        self.last_modified = entry.updated.strftime(HTTP_DATE)
+        self._text = entry.text
+        self._vobject_item = None
+        self._etag = entry.etag
+        self._uid = entry.uid
+        self._name = "VCALENDAR"
+        self._component_name = entry.component
+        self._time_range = (entry.start_ts, entry.end_ts)
         self.entry = entry
-        if entry.text is None:
-            self._text = None
-            self._render = entry.render
+        self._render = entry.render
 
     def serialize(self) -> str:
         if self._text is None:
