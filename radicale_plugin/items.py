@@ -34,6 +34,14 @@ class HubItem(radicale_item.Item):
         self.entry = entry
         self._render = entry.render
 
+    def __copy__(self) -> HubItem:
+        # Radicale's expand mutates the vobject of ``copy.copy(item)``; a copy that shared an
+        # already parsed vobject would break the next expansion (getetag + calendar-data).
+        clone = object.__new__(HubItem)
+        clone.__dict__.update(self.__dict__)
+        clone._vobject_item = None
+        return clone
+
     def serialize(self) -> str:
         if self._text is None:
             assert self._render is not None

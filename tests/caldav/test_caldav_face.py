@@ -636,3 +636,42 @@ def test_personal_calendars_can_be_created_coloured_and_deleted(demo: DemoHub) -
     assert len(cal.events()) == 1
     cal.delete()
     assert "side" not in calendars_by_name(demo.client("leo"))
+
+
+def test_expand_with_etag_and_data_answers_207(demo: DemoHub) -> None:
+    """Radicale's expand+getetag pitfall: precomputed items keep it a 207, not a 500."""
+    now = datetime.now(UTC)
+    body = f"""<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:prop><D:getetag/><C:calendar-data><C:expand start="{now:%Y%m%dT000000Z}"
+ end="{now + timedelta(days=7):%Y%m%dT000000Z}"/></C:calendar-data></D:prop>
+<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+<C:time-range start="{now:%Y%m%dT000000Z}" end="{now + timedelta(days=7):%Y%m%dT000000Z}"/>
+</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"""
+    for coll in (f"{SLUG}-shifts", f"{SLUG}-blackouts", f"{SLUG}-reservations"):
+        r = demo.http("manager").request(
+            "REPORT", f"{demo.dav}/manager/{coll}/", data=body, headers={"Depth": "1"}
+        )
+        assert r.status_code == 207, r.text[:300]
+        assert "RRULE" not in r.text  # expanded
+    shifts = demo.http("manager").request(
+        "REPORT", f"{demo.dav}/manager/{SLUG}-shifts/", data=body, headers={"Depth": "1"}
+    )
+    assert shifts.text.count("BEGIN:VEVENT") >= 8 and "getetag" in shifts.text
+
+
+def test_display_properties_stick_per_user_and_read_only_stays_read_only(demo: DemoHub) -> None:
+    manager = demo.client("manager")
+    res = calendars_by_name(manager)[f"{SLUG}-reservations"]
+    res.set_properties([ical_el.CalendarColor("#00FF00FF"), dav_el.DisplayName("Bookings")])
+    props = res.get_properties([ical_el.CalendarColor(), dav_el.DisplayName()])
+    assert "#00FF00FF" in props.values() and "Bookings" in props.values()
+    r = demo.http("mia").request(
+        "PROPPATCH",
+        f"{demo.dav}/mia/{SLUG}-events/",
+        data='<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname>'
+        "</D:prop></D:set></D:propertyupdate>",
+    )
+    assert r.status_code == 403
+    # Another user's view of the same location keeps calhub's name.
+    mia_events = calendars_by_name(demo.client("mia"))[f"{SLUG}-events"]
+    assert "Special events" in mia_events.get_display_name()
