@@ -159,10 +159,11 @@ class Collection(storage.BaseCollection):
             if not trusted and (simple or expand is not None) and tag is not None:
                 # A recurring item whose span covers the window: test its occurrences (cached
                 # per version) instead of letting Radicale parse and expand it every time.
-                ranges = ranges_of(e.href, e.etag, item.serialize, tag)
-                if ranges is not None:
-                    if not any_overlap(ranges, window_start, window_end):
-                        continue
+                known = ranges_of(e.href, e.etag, item.serialize, tag)
+                hit = any_overlap(known, window_start, window_end) if known else None
+                if hit is False:
+                    continue
+                if hit:
                     trusted = simple
             out.append((item, trusted))
         return out
