@@ -130,6 +130,30 @@ class HubApplication(radicale.app.Application):
     def do_MKCOL(self, environ: Any, base_prefix: str, path: str, user: str, *args: Any) -> Any:
         return self._guard(super().do_MKCOL, environ, base_prefix, path, user, *args)
 
+    # ---- principals ----------------------------------------------------------------------------
+
+    def do_PROPFIND(self, environ: Any, base_prefix: str, path: str, user: str, *args: Any) -> Any:
+        answer = super().do_PROPFIND(environ, base_prefix, path, user, *args)
+        parts = [p for p in path.split("/") if p]
+        if answer[0] != 207 or len(parts) != 1 or not isinstance(answer[2], bytes):
+            return answer
+        tag = xmlutils.make_clark("C:calendar-user-address-set").encode()
+        if tag.split(b"}")[-1] not in answer[2]:
+            return answer
+        principal = self._storage.queries.principal(parts[0])  # type: ignore[attr-defined]
+        if principal is None or not principal.email:
+            return answer
+        # Clients match organizers and attendees by e-mail: add mailto: beside the principal URL.
+        root = ET.fromstring(answer[2])
+        for element in root.iter(xmlutils.make_clark("C:calendar-user-address-set")):
+            ET.SubElement(element, xmlutils.make_clark("D:href")).text = f"mailto:{principal.email}"
+        return (
+            answer[0],
+            answer[1],
+            self._xml_response(root, args[-1] if args else {}),
+            *answer[3:],
+        )
+
     # ---- reports -------------------------------------------------------------------------------
 
     def _read_xml_request_body(self, environ: Any, request_info: Any) -> Any:

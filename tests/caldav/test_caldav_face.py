@@ -675,3 +675,16 @@ def test_display_properties_stick_per_user_and_read_only_stays_read_only(demo: D
     # Another user's view of the same location keeps calhub's name.
     mia_events = calendars_by_name(demo.client("mia"))[f"{SLUG}-events"]
     assert "Special events" in mia_events.get_display_name()
+
+
+def test_principal_offers_its_mailto_address(demo: DemoHub) -> None:
+    r = demo.http("mia").request(
+        "PROPFIND",
+        f"{demo.dav}/mia/",
+        headers={"Depth": "0"},
+        data='<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><prop>'
+        "<C:calendar-user-address-set/><C:calendar-home-set/><current-user-principal/>"
+        "</prop></propfind>",
+    )
+    assert r.status_code == 207
+    assert "mailto:mia@pawsome.example" in r.text and "/dav/mia/" in r.text
