@@ -364,15 +364,17 @@ class DavQueries:
         if wanted is not None:
             q = q.where(self._uid_filter(Reservation, wanted))
         rows = list(s.scalars(q))
-        # Load what rendering needs in a few queries; session.get then hits the identity map.
+        # Load what rendering needs in a few queries; session.get then hits the identity map
+        # (which holds objects weakly, so ``keep`` keeps them alive until rendering is done).
+        keep: list[Any] = []
         cust_ids = {r.customer_id for r in rows if r.customer_id}
         for chunk in _chunks(sorted(cust_ids), 500):
-            list(s.scalars(select(Customer).where(Customer.id.in_(chunk))))
-        list(s.scalars(select(Service)))
-        list(s.scalars(select(Location)))
+            keep += s.scalars(select(Customer).where(Customer.id.in_(chunk)))
+        keep += s.scalars(select(Service))
+        keep += s.scalars(select(Location))
         res_ids = {rid for r in rows for rid in r.resource_ids}
         for chunk in _chunks(sorted(res_ids), 500):
-            list(s.scalars(select(Resource).where(Resource.id.in_(chunk))))
+            keep += s.scalars(select(Resource).where(Resource.id.in_(chunk)))
         audience = view.audience
         out = []
         for r in rows:
@@ -415,9 +417,9 @@ class DavQueries:
             q = q.where(self._uid_filter(model, wanted))
         build = {Shift: shift_data, SpecialEvent: event_data, Blackout: blackout_data}[model]
         entity = {Shift: "shift", SpecialEvent: "event", Blackout: "blackout"}[model]
-        list(s.scalars(select(Location)))
+        keep: list[Any] = list(s.scalars(select(Location)))  # held: the identity map is weak
         if model is Shift:
-            list(s.scalars(select(Resource).where(Resource.kind == "staff")))
+            keep += s.scalars(select(Resource).where(Resource.kind == "staff"))
         audience = Audience.PUBLIC if view.kind == "freebusy" else view.audience
         out = []
         for obj in s.scalars(q):
