@@ -128,6 +128,44 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app_password_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a per-device password for a user; printed once, alone on the last line."""
+    services = _services(settings)
+    ap = services.booking.create_app_password(args.username, args.name)
+    print(
+        f"app password {ap['name']!r} for {args.username} created (id {ap['id']}). "
+        "It is shown once; enter it in the device now:"
+    )
+    print(ap["password"])
+    services.close()
+    return 0
+
+
+def cmd_app_password_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    """Revoke a per-device password by id; the device is refused from the next request on."""
+    services = _services(settings)
+    services.booking.revoke_app_password(args.id)
+    print(f"app password {args.id} revoked")
+    services.close()
+    return 0
+
+
+def cmd_app_password_list(settings: Settings, args: argparse.Namespace) -> int:
+    """List a user's per-device passwords (never the passwords themselves)."""
+    from hub.booking.dav_read import DavQueries
+
+    services = _services(settings)
+    rows = DavQueries(services.db).app_passwords(args.username)
+    for row in rows:
+        state = f"revoked {row['revokedAt']}" if row["revokedAt"] else "active"
+        used = row["lastUsedAt"] or "never"
+        print(f"{row['id']}  {row['name']:20s}  created {row['createdAt']}  used {used}  {state}")
+    if not rows:
+        print(f"{args.username} has no app passwords")
+    services.close()
+    return 0
+
+
 def cmd_apikey_create(settings: Settings, args: argparse.Namespace) -> int:
     """Create an API key and print it alone on the last line (only its hash is stored)."""
     services = _services(settings)
@@ -203,6 +241,19 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--email")
     ua.add_argument("--name", help="display name")
     ua.set_defaults(func=cmd_user_add)
+    ap = u.add_parser("app-password", help="per-device passwords for CalDAV").add_subparsers(
+        dest="app_password_cmd", required=True
+    )
+    apc = ap.add_parser("create", help="create an app password (shown once)")
+    apc.add_argument("username")
+    apc.add_argument("name", help="device name, e.g. 'iPhone'")
+    apc.set_defaults(func=cmd_app_password_create)
+    apr = ap.add_parser("revoke", help="revoke an app password by id")
+    apr.add_argument("id")
+    apr.set_defaults(func=cmd_app_password_revoke)
+    apl = ap.add_parser("list", help="list a user's app passwords")
+    apl.add_argument("username")
+    apl.set_defaults(func=cmd_app_password_list)
 
     k = sub.add_parser("apikey", help="manage API keys").add_subparsers(
         dest="apikey_cmd", required=True

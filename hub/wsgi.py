@@ -24,6 +24,8 @@ def radicale_configuration(services: Services) -> radicale.config.Configuration:
         {
             "storage": {"type": PluginFactory(Storage, services), "predefined_collections": ""},
             "auth": {"type": PluginFactory(Auth, services), "delay": "0.2"},
+            # Rendering and queries happen per request; Radicale's own caches don't apply.
+            "reporting": {"max_freebusy_occurrence": "10000"},
             "rights": {"type": PluginFactory(Rights, services)},
             "web": {"type": "none"},
             "server": {"max_content_length": str(services.settings.max_request_bytes * 10)},

@@ -1,81 +1,65 @@
-"""Radicale storage plugin: calhub's database as the store (principals and their calendars)."""
+"""Radicale storage plugin: calhub's database as the store, through hub queries and commands.
+
+``discover`` resolves paths against each principal's home (see ``radicale_plugin.paths``);
+collections are snapshots (``radicale_plugin.collection``); no booking rule lives here.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import radicale.item as radicale_item
 from radicale import config, pathutils, storage, types
-from sqlalchemy import select
 
+from hub.booking.busy import BUSY
+from hub.booking.dav_read import DavQueries
+from hub.domain.errors import Conflict, Forbidden
 from hub.services import Services
-from hub.store.models import User
-
-USER_CALENDARS = {
-    "schedule": {"D:displayname": "My schedule", "ICAL:calendar-color": "#2f7de1"},
-    "busy": {"D:displayname": "Busy (blocks my availability)", "ICAL:calendar-color": "#8e8e93"},
-}
-
-
-class Collection(storage.BaseCollection):
-    """An immutable snapshot of one collection (Radicale reads it after the lock is released)."""
-
-    def __init__(
-        self, path: str, meta: Mapping[str, str], items: list[radicale_item.Item] | None = None
-    ) -> None:
-        self._path = path
-        self._meta = dict(meta)
-        self._items = items or []
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    def get_meta(self, key: str | None = None) -> Any:
-        return self._meta if key is None else self._meta.get(key)
-
-    def set_meta(self, props: Mapping[str, str]) -> None:
-        raise ValueError("[Errno 13] collection properties are managed by calhub")
-
-    @property
-    def last_modified(self) -> str:
-        return "Thu, 01 Jan 2026 00:00:00 GMT"
-
-    @property
-    def etag(self) -> str:
-        return '"{}-{}"'.format(self._path.replace("/", "-"), len(self._items))
-
-    def get_multi(self, hrefs: Iterable[str]) -> Iterable[tuple[str, radicale_item.Item | None]]:
-        index = {i.href: i for i in self._items}
-        for href in hrefs:
-            yield href, index.get(href)
-
-    def get_all(self) -> Iterable[radicale_item.Item]:
-        return list(self._items)
-
-    def upload(
-        self, href: str, item: radicale_item.Item
-    ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
-        raise ValueError("[Errno 13] this calendar does not accept writes yet")
-
-    def delete(self, href: str | None = None) -> None:
-        raise ValueError("[Errno 13] this calendar does not accept deletes yet")
+from radicale_plugin import session
+from radicale_plugin.collection import Collection, Folder, now
+from radicale_plugin.paths import Home, load_home, split
 
 
 class Storage(storage.BaseStorage):
-    """Serves ``/``, ``/<user>/`` and each user's calendars from the hub database."""
+    """Serves ``/``, ``/<user>/``, the home's calendars and their items from the hub database."""
 
     _supports_unicode = True
+    _supports_trailing_whitespace = False
 
     def __init__(self, configuration: config.Configuration, services: Services) -> None:
         super().__init__(configuration)
-        self._services = services
+        self.services = services
+        self.booking = services.booking
+        self.queries = DavQueries(services.db, services.queries.clock)
 
-    def _user_exists(self, username: str) -> bool:
-        with self._services.db.reader() as s:
-            return s.scalars(select(User.id).where(User.username == username)).first() is not None
+    # ---- resolution ----------------------------------------------------------------------------
+
+    def home(self, username: str) -> Home | None:
+        """The (per-request cached) home of ``username``."""
+        cache = session.current().cache
+        key = ("home", username)
+        if key not in cache:
+            cache[key] = load_home(self.queries, username)
+        return cache[key]
+
+    def forget(self, username: str) -> None:
+        """Drop a cached home after a write that changes it (MKCALENDAR, PROPPATCH)."""
+        session.current().cache.pop(("home", username), None)
+
+    def collection(self, home: Home, name: str) -> Collection | None:
+        """The snapshot of collection ``name`` in ``home``."""
+        view = home.views.get(name)
+        if view is None:
+            return None
+        seq, at = self.queries.current_seq(view.refs), None
+        at = self.queries_at(seq)
+        return Collection(self, f"{home.principal.username}/{name}", view, home.meta(view), seq, at)
+
+    def queries_at(self, seq: int) -> Any:
+        """When change ``seq`` happened (now when nothing has)."""
+        return self.queries.change_time(seq) or now()
 
     def discover(
         self,
@@ -84,36 +68,77 @@ class Storage(storage.BaseStorage):
         child_context_manager: Any = None,
         user_groups: set[str] = set(),  # noqa: B006 - Radicale's signature
     ) -> Iterable[types.CollectionOrItem]:
-        sane = pathutils.strip_path(path)
-        parts = sane.split("/") if sane else []
+        parts = split(pathutils.strip_path(path))
         if not parts:
-            yield Collection("", {})
+            yield Folder("")
             return
-        user = parts[0]
-        if not self._user_exists(user):
+        home = self.home(parts[0])
+        if home is None:
             return
+        user = home.principal.username
         if len(parts) == 1:
-            yield Collection(user, {})
+            yield Folder(user, {"D:displayname": home.principal.display_name or user})
             if depth != "0":
-                for name, meta in USER_CALENDARS.items():
-                    yield Collection(f"{user}/{name}", {"tag": "VCALENDAR", **meta})
+                for name in home.views:
+                    coll = self.collection(home, name)
+                    if coll is not None:
+                        yield coll
             return
-        if len(parts) == 2 and parts[1] in USER_CALENDARS:
-            yield Collection(f"{user}/{parts[1]}", {"tag": "VCALENDAR", **USER_CALENDARS[parts[1]]})
+        coll = self.collection(home, parts[1])
+        if coll is None:
+            return
+        if len(parts) == 2:
+            yield coll
+            if depth != "0":
+                yield from coll.get_all()
+            return
+        if len(parts) == 3:
+            href = parts[2]
+            found = dict(coll.get_multi([href])).get(href)
+            session.current().seen[f"{coll.path}/{href}"] = (
+                found.entry if found is not None else None  # type: ignore[attr-defined]
+            )
+            if found is not None:
+                yield found
+
+    # ---- writes on collections -----------------------------------------------------------------
 
     def move(
         self, item: radicale_item.Item, to_collection: storage.BaseCollection, to_href: str
     ) -> None:
-        raise ValueError("[Errno 13] moving items is not supported")
+        raise Forbidden("moving objects between calendars is not supported; copy, then delete")
 
     def create_collection(self, href: str, items: Any = None, props: Any = None) -> Any:
-        if pathutils.strip_path(href).count("/") == 0:
+        parts = split(pathutils.strip_path(href))
+        if len(parts) == 1:
             # Radicale creates a missing principal on first login; ours are virtual.
-            return Collection(pathutils.strip_path(href), {}), {}, []
-        raise ValueError("[Errno 13] calendars are created by calhub, not by clients")
+            return Folder(parts[0]), {}, []
+        if len(parts) != 2:
+            raise Forbidden("calendars live directly in a principal's home")
+        home = self.home(parts[0])
+        if home is None:
+            raise Forbidden(f"user {parts[0]} does not exist")
+        props = dict(props or {})
+        if props.get("tag") != "VCALENDAR" or items:
+            raise Forbidden("only empty calendars can be created here (MKCALENDAR)")
+        name = parts[1]
+        if name in home.views:
+            raise Conflict(f"{name} already exists", code="calendar_exists")
+        if name == BUSY:
+            raise Conflict("busy already exists", code="calendar_exists")
+        props.pop("tag", None)
+        self.booking.create_personal_calendar(home.principal.id, name, props)
+        self.forget(parts[0])
+        home = self.home(parts[0])
+        assert home is not None
+        return self.collection(home, name), {}, []
 
     @types.contextmanager
     def acquire_lock(self, mode: str, user: str = "", *args: Any, **kwargs: Any) -> Iterator[None]:
+        # Each command is its own transaction and checks the version it was given (If-Match),
+        # so there is nothing to lock here; a write just must not reuse a stale home snapshot.
+        if mode == "w":
+            session.current().cache.clear()
         with contextlib.nullcontext():
             yield
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from hub.booking.accounts import AccountCommands
 from hub.booking.apikeys import ApiKeyCommands
+from hub.booking.busy import PersonalCalendarCommands
+from hub.booking.caldav_writes import CalDavCommands
 from hub.booking.idempotency import IdempotencyCommands
 from hub.booking.integrations import IntegrationCommands
 from hub.booking.reservations import ReservationCommands
@@ -19,5 +21,7 @@ class BookingService(
     WebhookCommands,
     ApiKeyCommands,
     IntegrationCommands,
+    PersonalCalendarCommands,
+    CalDavCommands,
 ):
     """All commands, grouped by area in their own modules; one instance per process."""

@@ -334,6 +334,8 @@ class BusyBlock(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Which of the user's personal CalDAV calendars holds it ("busy" blocks availability).
+    calendar: Mapped[str] = mapped_column(String(80), default="busy", server_default="busy")
     __table_args__ = (
         Index("ix_busy_blocks_resource_range", "resource_id", "start", "range_end"),
         Index("ix_busy_blocks_user_href", "user_id", "href"),
@@ -534,3 +536,28 @@ class Reminder(Base):
         ),
         Index("ix_reminders_due", "sent_at", "due_at"),
     )
+
+
+# Personal CalDAV calendars: the lookups a PUT, a has-uid check and a time-range query need.
+Index("ix_busy_blocks_user_cal_uid", BusyBlock.user_id, BusyBlock.calendar, BusyBlock.uid)
+Index("ix_busy_blocks_user_cal_range", BusyBlock.user_id, BusyBlock.calendar, BusyBlock.start)
+
+
+class DavCalendar(Base):
+    """A user's CalDAV collection settings: a calendar they created, or their display overrides.
+
+    ``kind`` "personal" is a calendar the user made (MKCALENDAR) whose items live in busy_blocks
+    with ``calendar = name``; "view" only keeps the user's display properties (colour, order,
+    name) for one of calhub's own collections, so Apple Calendar's PROPPATCH sticks.
+    """
+
+    __tablename__ = "dav_calendars"
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16), default="personal")
+    props: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_dav_calendars_user_name"),)

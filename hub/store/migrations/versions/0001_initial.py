@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 10:23:05.723203
+Create Date: 2026-11-21 10:32:25.342519
 """
 
 from __future__ import annotations
@@ -483,6 +483,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", hub.store.types.UTCDateTime(), nullable=False),
         sa.Column("updated_at", hub.store.types.UTCDateTime(), nullable=False),
+        sa.Column("calendar", sa.String(length=80), server_default="busy", nullable=False),
         sa.ForeignKeyConstraint(
             ["integration_id"],
             ["integrations.id"],
@@ -507,8 +508,33 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_busy_blocks_resource_range", ["resource_id", "start", "range_end"], unique=False
         )
+        batch_op.create_index(
+            "ix_busy_blocks_user_cal_range", ["user_id", "calendar", "start"], unique=False
+        )
+        batch_op.create_index(
+            "ix_busy_blocks_user_cal_uid", ["user_id", "calendar", "uid"], unique=False
+        )
         batch_op.create_index("ix_busy_blocks_user_href", ["user_id", "href"], unique=False)
 
+    op.create_table(
+        "dav_calendars",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("props", sa.JSON(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", hub.store.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_dav_calendars_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dav_calendars")),
+        sa.UniqueConstraint("user_id", "name", name="uq_dav_calendars_user_name"),
+    )
     op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -644,8 +670,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_due")
 
     op.drop_table("outbox")
+    op.drop_table("dav_calendars")
     with op.batch_alter_table("busy_blocks", schema=None) as batch_op:
         batch_op.drop_index("ix_busy_blocks_user_href")
+        batch_op.drop_index("ix_busy_blocks_user_cal_uid")
+        batch_op.drop_index("ix_busy_blocks_user_cal_range")
         batch_op.drop_index("ix_busy_blocks_resource_range")
 
     op.drop_table("busy_blocks")
