@@ -22,6 +22,7 @@ from hub.api.openapi_schemas import (
     page,
     ref,
 )
+from hub.api.openapi_sync import integration_paths, integration_schemas
 from hub.booking.availability import MAX_PARTY_SIZE
 
 ERRORS = {
@@ -367,7 +368,7 @@ def build_openapi(
     ``served`` is the set of (method, path below ``prefix``) the app serves; optional operations
     are described only when they are served. None leaves them out.
     """
-    schemas = component_schemas()
+    schemas = component_schemas() | integration_schemas()
     paths: dict[str, Any] = {
         "/openapi.json": {
             "get": {
@@ -381,6 +382,7 @@ def build_openapi(
     }
     paths |= _setup_paths() | _appointment_paths()
     paths |= _crud("webhooks", "Webhook", "webhooks", [], ref("WebhookUpdate"))
+    paths |= integration_paths(_json, _body, _errors, _path_id, IDEMPOTENCY, WRITE_ERRORS)
     for path, item in _optional_paths().items():
         if served is not None and _served(path, served):
             paths[path] = item
@@ -399,7 +401,15 @@ def build_openapi(
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "tags": [
-            {"name": n} for n in ("set-up", "availability", "appointments", "webhooks", "meta")
+            {"name": n}
+            for n in (
+                "set-up",
+                "availability",
+                "appointments",
+                "webhooks",
+                "integrations",
+                "meta",
+            )
         ],
         "paths": {prefix + path: item for path, item in paths.items()},
         "components": {
