@@ -64,6 +64,11 @@ class EventInfo:
     blocks_regular_bookings: bool
 
 
+def event_key(ev: EventInfo) -> str:
+    """Key of one special-event occurrence in ``ScheduleContext.event_load``."""
+    return f"{ev.id}@{ev.range.start.isoformat()}"
+
+
 @dataclass
 class Occupancy:
     """Sorted (block_start, block_end, units) intervals of one resource, searchable by time."""
@@ -103,7 +108,8 @@ class ScheduleContext:
     events: list[EventInfo] = field(default_factory=list)
     occupancy: dict[str, Occupancy] = field(default_factory=dict)
     busy: dict[str, list[TimeRange]] = field(default_factory=dict)
-    event_load: dict[str, int] = field(default_factory=dict)  # special event id -> seats taken
+    # seats taken per special-event occurrence (``event_key``)
+    event_load: dict[str, int] = field(default_factory=dict)
 
 
 def _inside_any(rng: TimeRange, windows: Iterable[TimeRange]) -> bool:
@@ -131,8 +137,9 @@ def blocking_reason(
         ev = next((e for e in ctx.events if e.id == event_id and e.range.overlaps(rng)), None)
         if ev is None:
             return "the special event does not take place at that time"
-        if ctx.event_load.get(ev.id, 0) + party_size > ev.capacity:
-            left = max(ev.capacity - ctx.event_load.get(ev.id, 0), 0)
+        taken = ctx.event_load.get(event_key(ev), 0)
+        if taken + party_size > ev.capacity:
+            left = max(ev.capacity - taken, 0)
             return f"the special event '{ev.summary}' has {left} places left"
     for b in ctx.blackouts:
         if b.kind == BlackoutKind.NO_PETS and not service.involves_pets:

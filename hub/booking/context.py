@@ -16,6 +16,7 @@ from hub.booking.availability import (
     ResourceInfo,
     ScheduleContext,
     ServiceInfo,
+    event_key,
 )
 from hub.domain.capacity import units_used
 from hub.domain.hours import opening_windows
@@ -120,6 +121,7 @@ def load_context(
     rq = (
         select(
             ReservationResource.resource_id,
+            Resource.kind,
             Reservation.id,
             Reservation.block_start,
             Reservation.block_end,
@@ -127,6 +129,7 @@ def load_context(
             Reservation.event_id,
         )
         .join(Reservation, Reservation.id == ReservationResource.reservation_id)
+        .join(Resource, Resource.id == ReservationResource.resource_id)
         .where(
             Reservation.location_id == location.id,
             Reservation.block_start < wide.end,
@@ -134,21 +137,31 @@ def load_context(
             occupying_clause(now),
         )
     )
+    if resource_ids is not None:
+        # Only reservations that touch the resources asked about (all their rows, so a
+        # reservation spread over several tables is still counted the way it was booked).
+        rq = rq.where(
+            Reservation.id.in_(
+                select(ReservationResource.reservation_id).where(
+                    ReservationResource.resource_id.in_(ids)
+                )
+            )
+        )
     if excluded:
         rq = rq.where(Reservation.id.not_in(excluded))
     rows = session.execute(rq).all()
-    per_res: dict[str, int] = {}
+    # How many non-staff resources each reservation spreads over (see ``units_used``).
+    spread: dict[str, int] = {}
     for row in rows:
-        per_res[row.id] = per_res.get(row.id, 0) + 1
-    seen_events: set[str] = set()
+        if row.kind != ResourceKind.STAFF:
+            spread[row.id] = spread.get(row.id, 0) + 1
     for row in rows:
         res = resources.get(row.resource_id)
         if res is not None:
-            units = units_used(res.kind, res.capacity, row.party_size, per_res[row.id])
+            units = units_used(res.kind, res.capacity, row.party_size, spread.get(row.id, 0) or 1)
             ctx.occupancy.setdefault(res.id, Occupancy()).add(row.block_start, row.block_end, units)
-        if row.event_id and row.id not in seen_events:
-            seen_events.add(row.id)
-            ctx.event_load[row.event_id] = ctx.event_load.get(row.event_id, 0) + row.party_size
+    if ctx.events:
+        _load_event_seats(session, ctx, now, excluded)
     if with_busy and ids:
         for bb in session.scalars(
             select(BusyBlock).where(
@@ -160,6 +173,26 @@ def load_context(
         ):
             ctx.busy.setdefault(bb.resource_id or "", []).extend(busy_ranges(bb, tz, wide))
     return ctx
+
+
+def _load_event_seats(
+    session: Session, ctx: ScheduleContext, now: datetime, excluded: list[str]
+) -> None:
+    """Seats taken in each special-event occurrence, over every resource of the location."""
+    ids = sorted({ev.id for ev in ctx.events})
+    q = select(Reservation.event_id, Reservation.start, Reservation.party_size).where(
+        Reservation.event_id.in_(ids), occupying_clause(now)
+    )
+    if excluded:
+        q = q.where(Reservation.id.not_in(excluded))
+    taken = session.execute(q).all()
+    for ev in ctx.events:
+        seats = sum(
+            t.party_size
+            for t in taken
+            if t.event_id == ev.id and ev.range.start <= t.start < ev.range.end
+        )
+        ctx.event_load[event_key(ev)] = seats
 
 
 def busy_ranges(block: BusyBlock, tz: ZoneInfo, window: TimeRange) -> list[TimeRange]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.booking.availability import check_booking, validate_party_size
-from hub.booking.base import CommandBase, reject_unknown, require_str
+from hub.booking.base import CommandBase, reject_unknown, require_bool, require_str
 from hub.booking.context import load_context, service_info
+from hub.booking.retry import retry_transient
 from hub.booking.unit import Change, UnitOfWork
 from hub.booking.views import reservation_view
 from hub.domain.errors import Conflict, Invalid, NotFound
@@ -43,6 +45,7 @@ BOOKING_FIELDS = {
     "syncExternal",
 }
 CANCELLERS = ("customer", "staff", "system")
+SCOPES = ("this", "following", "all")
 UID_DOMAIN = "calhub"
 
 
@@ -54,6 +57,22 @@ def reservation_refs(r: Reservation, extra_resources: list[str] | None = None) -
     if r.customer_id:
         refs.add(f"customer:{r.customer_id}")
     return refs
+
+
+@dataclass
+class BookingRequest:
+    """A validated appointment body: what is asked for, before any rule is checked."""
+
+    location: Location
+    service: Service | None
+    rng: TimeRange
+    party_size: int
+    resource_ids: list[str]
+    event_id: str | None
+    sync_external: bool
+    notes: str | None
+    external: dict[str, str]
+    channel: str
 
 
 class ReservationCommands(CommandBase):
@@ -166,11 +185,9 @@ class ReservationCommands(CommandBase):
         session.flush()
         return cust
 
-    def _new_reservation(
-        self, uow: UnitOfWork, data: dict[str, Any], status: Status
-    ) -> Reservation:
+    def _parse_request(self, session: Session, data: dict[str, Any]) -> BookingRequest:
+        """Validate an appointment body into a ``BookingRequest`` (no rule checked yet)."""
         reject_unknown(data, BOOKING_FIELDS, "an appointment")
-        session = uow.session
         service = self.get(session, Service, data["serviceId"]) if data.get("serviceId") else None
         loc_id = data.get("locationId") or (service.location_id if service else None)
         if not loc_id:
@@ -182,17 +199,9 @@ class ReservationCommands(CommandBase):
         party_size = validate_party_size(data.get("partySize", 1))
         resource_ids = self._resource_ids(data.get("resourceIds"))
         event_id = data.get("eventId")
-        sync_external = bool(data.get("syncExternal", False))
-        self._check(
-            uow,
-            location,
-            service,
-            resource_ids,
-            rng,
-            party_size,
-            event_id=event_id,
-            sync_external=sync_external,
-        )
+        if event_id is not None and not isinstance(event_id, str):
+            raise Invalid("eventId must be a special event id")
+        sync_external = require_bool(data, "syncExternal")
         notes = data.get("notes")
         if notes is not None and (not isinstance(notes, str) or len(notes) > 5000):
             raise Invalid("notes must be a string of at most 5000 characters")
@@ -202,33 +211,64 @@ class ReservationCommands(CommandBase):
         channel = data.get("channel", "api")
         if not isinstance(channel, str) or not channel or len(channel) > 40:
             raise Invalid("channel must be a short string such as 'api' or 'caldav'")
-        customer = None
+        return BookingRequest(
+            location=location,
+            service=service,
+            rng=rng,
+            party_size=party_size,
+            resource_ids=resource_ids,
+            event_id=event_id,
+            sync_external=sync_external,
+            notes=notes,
+            external=external,
+            channel=channel,
+        )
+
+    def _customer_for(
+        self, session: Session, data: dict[str, Any], status: Status
+    ) -> Customer | None:
         if status != Status.INITIAL or data.get("customer") is not None:
             if data.get("customer") is None:
                 raise Invalid("customer is required to book")
-            customer = self.resolve_customer(session, data["customer"])
-        svc = service_info(service, rng.duration)
+            return self.resolve_customer(session, data["customer"])
+        return None
+
+    def _insert(
+        self,
+        uow: UnitOfWork,
+        req: BookingRequest,
+        rng: TimeRange,
+        status: Status,
+        customer: Customer | None,
+        *,
+        series_id: str | None = None,
+        recurrence_id: datetime | None = None,
+    ) -> Reservation:
+        """Add one reservation row (rules already checked by the caller)."""
+        svc = service_info(req.service, rng.duration)
         now = uow.now
         rid = new_id()
         r = Reservation(
             id=rid,
             uid=f"{rid}@{UID_DOMAIN}",
-            location_id=location.id,
-            service_id=service.id if service else None,
+            location_id=req.location.id,
+            service_id=req.service.id if req.service else None,
             customer_id=customer.id if customer else None,
-            event_id=event_id,
+            event_id=req.event_id,
+            series_id=series_id,
+            recurrence_id=recurrence_id,
             status=status.value,
-            party_size=party_size,
+            party_size=req.party_size,
             start=rng.start,
             end=rng.end,
             block_start=rng.start - svc.buffer_before,
             block_end=rng.end + svc.buffer_after,
-            expires_at=now + timedelta(seconds=location.expiration_delay)
+            expires_at=now + timedelta(seconds=req.location.expiration_delay)
             if status == Status.INITIAL
             else None,
-            channel=channel,
-            external_ids=external,
-            notes=notes,
+            channel=req.channel,
+            external_ids=req.external,
+            notes=req.notes,
             sequence=0,
             version=1,
             created_at=now,
@@ -236,9 +276,30 @@ class ReservationCommands(CommandBase):
         )
         r.resources = [
             ReservationResource(resource_id=res_id, position=i)
-            for i, res_id in enumerate(resource_ids)
+            for i, res_id in enumerate(req.resource_ids)
         ]
-        session.add(r)
+        uow.session.add(r)
+        return r
+
+    def _new_reservation(
+        self, uow: UnitOfWork, data: dict[str, Any], status: Status
+    ) -> Reservation:
+        session = uow.session
+        req = self._parse_request(session, data)
+        if data.get("allOrNothing") is not None:
+            raise Invalid("allOrNothing only applies to a recurring booking (with rrule)")
+        self._check(
+            uow,
+            req.location,
+            req.service,
+            req.resource_ids,
+            req.rng,
+            req.party_size,
+            event_id=req.event_id,
+            sync_external=req.sync_external,
+        )
+        customer = self._customer_for(session, data, status)
+        r = self._insert(uow, req, req.rng, status, customer)
         session.flush()
         return r
 
@@ -260,6 +321,7 @@ class ReservationCommands(CommandBase):
 
     # ---- commands ----------------------------------------------------------------------------
 
+    @retry_transient
     def hold(
         self, data: dict[str, Any], *, actor: str = "api", origin: str | None = None
     ) -> dict[str, Any]:
@@ -269,6 +331,7 @@ class ReservationCommands(CommandBase):
             self._record(uow, r, "create", "appointment.held")
             return reservation_view(r)
 
+    @retry_transient
     def create(
         self, data: dict[str, Any], *, actor: str = "api", origin: str | None = None
     ) -> dict[str, Any]:
@@ -278,6 +341,7 @@ class ReservationCommands(CommandBase):
             self._record(uow, r, "create", "appointment.created")
             return reservation_view(r)
 
+    @retry_transient
     def book(
         self,
         reservation_id: str,
@@ -316,6 +380,7 @@ class ReservationCommands(CommandBase):
             self._record(uow, r, "update", "appointment.created")
             return reservation_view(r)
 
+    @retry_transient
     def reschedule(
         self,
         reservation_id: str,
@@ -413,6 +478,7 @@ class ReservationCommands(CommandBase):
             )
             return reservation_view(r)
 
+    @retry_transient
     def cancel(
         self,
         reservation_id: str,
@@ -447,6 +513,7 @@ class ReservationCommands(CommandBase):
             self._record(uow, r, "update", "appointment.cancelled", by=by, reason=reason)
             return reservation_view(r)
 
+    @retry_transient
     def set_status(
         self,
         reservation_id: str,
@@ -470,6 +537,7 @@ class ReservationCommands(CommandBase):
             self._record(uow, r, "update", "appointment.status_changed", previous=previous)
             return reservation_view(r)
 
+    @retry_transient
     def expire_holds(self, *, limit: int = 500) -> int:
         """Cancel holds whose time ran out (the slot is already free; this records it)."""
         with self.uow("system") as uow:
