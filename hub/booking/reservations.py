@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.booking.availability import check_booking, validate_party_size
+from hub.booking.availability import ScheduleContext, check_booking, validate_party_size
 from hub.booking.base import CommandBase, reject_unknown, require_bool, require_str
 from hub.booking.context import load_context, service_info
 from hub.booking.retry import retry_transient
@@ -116,6 +116,37 @@ class ReservationCommands(CommandBase):
         sync_external: bool = False,
     ) -> None:
         """Lock the resources, load their schedule and apply every rule; raise Conflict if broken."""
+        ctx = self._lock_and_load(
+            uow,
+            location,
+            resource_ids,
+            rng,
+            event_id=event_id,
+            exclude=exclude,
+            sync_external=sync_external,
+        )
+        check_booking(
+            ctx,
+            service_info(service, rng.duration),
+            resource_ids,
+            rng,
+            party_size,
+            event_id=event_id,
+            sync_external=sync_external,
+        )
+
+    def _lock_and_load(
+        self,
+        uow: UnitOfWork,
+        location: Location,
+        resource_ids: list[str],
+        window: TimeRange,
+        *,
+        event_id: str | None = None,
+        exclude: list[str] | None = None,
+        sync_external: bool = False,
+    ) -> ScheduleContext:
+        """Lock the resources (id order) and load the schedule the rules judge against."""
         session = uow.session
         resources = self.lock_resources(session, resource_ids)
         for res in resources:
@@ -127,23 +158,14 @@ class ReservationCommands(CommandBase):
             ev = self.get(session, SpecialEvent, event_id, lock=True)
             if ev.location_id != location.id:
                 raise Invalid(f"special event {event_id} belongs to another location")
-        ctx = load_context(
+        return load_context(
             session,
             location,
-            rng,
+            window,
             uow.now,
             resource_ids=resource_ids,
             exclude_reservation_ids=exclude or [],
             with_busy=sync_external,
-        )
-        check_booking(
-            ctx,
-            service_info(service, rng.duration),
-            resource_ids,
-            rng,
-            party_size,
-            event_id=event_id,
-            sync_external=sync_external,
         )
 
     def resolve_customer(self, session: Session, spec: object) -> Customer:
@@ -490,12 +512,7 @@ class ReservationCommands(CommandBase):
     ) -> dict[str, Any]:
         """Cancel an appointment (by customer, staff or system) and free its slot."""
         reject_unknown(data, {"by", "reason"}, "cancelling")
-        by = data.get("by", "staff")
-        if by not in CANCELLERS:
-            raise Invalid(f"by must be one of {', '.join(CANCELLERS)}")
-        reason = data.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-            raise Invalid("reason must be a string of at most 2000 characters")
+        by, reason = self._cancel_args(data)
         with self.uow(actor, origin) as uow:
             r = self._load_for_update(uow.session, reservation_id)
             if expected_version is not None and r.version != expected_version:
@@ -503,15 +520,29 @@ class ReservationCommands(CommandBase):
 
                 raise PreconditionFailed(f"appointment {r.id} changed meanwhile")
             check_transition(r.status, Status.CANCELLED)
-            r.status = Status.CANCELLED.value
-            r.cancelled_by = by
-            r.cancel_reason = reason
-            r.sequence += 1
-            r.version += 1
-            r.updated_at = uow.now
+            self._apply_cancel(r, by, reason, uow.now)
             uow.session.flush()
             self._record(uow, r, "update", "appointment.cancelled", by=by, reason=reason)
             return reservation_view(r)
+
+    @staticmethod
+    def _cancel_args(data: dict[str, Any]) -> tuple[str, str | None]:
+        by = data.get("by", "staff")
+        if by not in CANCELLERS:
+            raise Invalid(f"by must be one of {', '.join(CANCELLERS)}")
+        reason = data.get("reason")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
+            raise Invalid("reason must be a string of at most 2000 characters")
+        return by, reason
+
+    @staticmethod
+    def _apply_cancel(r: Reservation, by: str, reason: str | None, now: datetime) -> None:
+        r.status = Status.CANCELLED.value
+        r.cancelled_by = by
+        r.cancel_reason = reason
+        r.sequence += 1
+        r.version += 1
+        r.updated_at = now
 
     @retry_transient
     def set_status(

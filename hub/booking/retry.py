@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # SQLSTATEs PostgreSQL uses for "try the transaction again".
 RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 ATTEMPTS = 6
+_active = threading.local()  # inside a retried call, nested decorated calls just run
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -44,7 +46,10 @@ def retry_transient(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if getattr(_active, "on", False):
+            return func(*args, **kwargs)
         for attempt in range(1, ATTEMPTS + 1):
+            _active.on = True
             try:
                 return func(*args, **kwargs)
             except DBAPIError as e:
@@ -59,6 +64,8 @@ def retry_transient(func: F) -> F:
                     "%s lost a transaction race (attempt %d): %s", func.__name__, attempt, e
                 )
                 time.sleep(random.uniform(0.005, 0.05) * attempt)
+            finally:
+                _active.on = False
         raise AssertionError("unreachable")
 
     return wrapper  # type: ignore[return-value]

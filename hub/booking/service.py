@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from hub.booking.accounts import AccountCommands
 from hub.booking.reservations import ReservationCommands
+from hub.booking.series import SeriesCommands
 from hub.booking.setup import SetupCommands
 
 
-class BookingService(ReservationCommands, SetupCommands, AccountCommands):
+class BookingService(SeriesCommands, ReservationCommands, SetupCommands, AccountCommands):
     """All commands, grouped by area in their own modules; one instance per process."""
