@@ -11,10 +11,12 @@ import bisect
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from hub.domain.capacity import peak_load, units_used
 from hub.domain.errors import Conflict, Invalid
+from hub.domain.hours import merge
 from hub.domain.statuses import BlackoutKind, ResourceKind
 from hub.domain.timerange import TimeRange, iso_z
 
@@ -110,6 +112,7 @@ class ScheduleContext:
     busy: dict[str, list[TimeRange]] = field(default_factory=dict)
     # seats taken per special-event occurrence (``event_key``)
     event_load: dict[str, int] = field(default_factory=dict)
+    timezone: str = "UTC"  # the location's zone: the slot grid follows its wall clock
 
 
 def _inside_any(rng: TimeRange, windows: Iterable[TimeRange]) -> bool:
@@ -218,16 +221,120 @@ class Slot:
 
 
 def candidate_starts(ctx: ScheduleContext, window: TimeRange, step: timedelta) -> list[datetime]:
-    """Start times on the location's grid (aligned to ``step`` from local midnight, UTC here)."""
-    first = window.start.replace(second=0, microsecond=0)
-    minutes = first.hour * 60 + first.minute
-    step_min = int(step.total_seconds() // 60) or 15
-    offset = (-minutes) % step_min
-    t = first + timedelta(minutes=offset)
+    """Start times on the location's grid: every ``step`` from local midnight, in its zone.
+
+    Wall-clock times skipped by a daylight-saving jump are left out; the repeated hour in
+    autumn is offered once per real instant (both 02:30s, as they are different instants).
+    """
+    tz = ZoneInfo(ctx.timezone)
+    step_min = max(int(step.total_seconds() // 60), 1)
+    day = window.start.astimezone(tz).date()
+    last = window.end.astimezone(tz).date()
+    seen: set[datetime] = set()
+    out: list[datetime] = []
+    while day <= last:
+        midnight = datetime.combine(day, time(0))
+        for k in range(0, 24 * 60, step_min):
+            wall = midnight + timedelta(minutes=k)
+            for fold in (0, 1):
+                aware = wall.replace(tzinfo=tz, fold=fold)
+                utc = aware.astimezone(UTC)
+                if utc.astimezone(tz).replace(tzinfo=None) != wall:
+                    continue  # skipped by spring-forward
+                if window.start <= utc < window.end and utc not in seen:
+                    seen.add(utc)
+                    out.append(utc)
+        day += timedelta(days=1)
+    out.sort()
+    return out
+
+
+class _Windows:
+    """Sorted, disjoint ranges with O(log n) "is this range inside one of them" lookups."""
+
+    def __init__(self, ranges: Iterable[TimeRange]) -> None:
+        merged = merge(list(ranges))
+        self.starts = [r.start for r in merged]
+        self.ends = [r.end for r in merged]
+
+    def contains(self, start: datetime, end: datetime) -> bool:
+        i = bisect.bisect_right(self.starts, start) - 1
+        return i >= 0 and self.ends[i] >= end
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        i = bisect.bisect_right(self.ends, start)  # first range ending after ``start``
+        return i < len(self.starts) and self.starts[i] < end
+
+
+class _Profile:
+    """A resource's load as a step function, for "peak load between a and b" lookups."""
+
+    def __init__(self, occ: Occupancy | None) -> None:
+        deltas: dict[datetime, int] = {}
+        for start, end, units in occ.items if occ else ():
+            deltas[start] = deltas.get(start, 0) + units
+            deltas[end] = deltas.get(end, 0) - units
+        self.times = sorted(deltas)
+        self.loads: list[int] = []
+        current = 0
+        for t in self.times:
+            current += deltas[t]
+            self.loads.append(current)
+
+    def peak(self, start: datetime, end: datetime) -> int:
+        times, loads = self.times, self.loads
+        i = bisect.bisect_right(times, start) - 1
+        peak = loads[i] if i >= 0 else 0
+        i += 1
+        n = len(times)
+        while i < n and times[i] < end:
+            if loads[i] > peak:
+                peak = loads[i]
+            i += 1
+        return peak
+
+
+def _free_starts(
+    ctx: ScheduleContext,
+    service: ServiceInfo,
+    rid: str,
+    starts: list[datetime],
+    party_size: int,
+    sync_external: bool,
+) -> list[bool]:
+    """For each start, can ``rid`` alone take this party then? Same rules as ``blocking_reason``."""
+    res = ctx.resources[rid]
+    staff = res.kind == ResourceKind.STAFF
+    if not staff and party_size > res.capacity:
+        return [False] * len(starts)
+    need = units_used(res.kind, res.capacity, party_size, 1)
+    room = res.capacity - need
+    if staff:
+        windows: _Windows | None = _Windows(ctx.shifts.get(rid, []))
+    else:
+        windows = None if ctx.opening is None else _Windows(ctx.opening)
+    blocks = _Windows(
+        [ev.range for ev in ctx.events if ev.blocks_regular_bookings]
+        + [
+            b.range
+            for b in ctx.blackouts
+            if (b.kind != BlackoutKind.NO_PETS or service.involves_pets)
+            and (b.resource_id is None or b.resource_id == rid)
+        ]
+    )
+    busy = _Windows(ctx.busy.get(rid, [])) if sync_external else None
+    profile = _Profile(ctx.occupancy.get(rid))
+    duration, before, after = service.duration, service.buffer_before, service.buffer_after
     out = []
-    while t < window.end:
-        out.append(t)
-        t += step
+    for start in starts:
+        end = start + duration
+        ok = (
+            (windows is None or windows.contains(start, end))
+            and not blocks.overlaps(start, end)
+            and (busy is None or not busy.overlaps(start - before, end + after))
+            and profile.peak(start - before, end + after) <= room
+        )
+        out.append(ok)
     return out
 
 
@@ -248,31 +355,31 @@ def find_slots(
 
     NONE returns one slot per free resource; BALANCED one slot per start time on the
     least-loaded free resource; RANDOM one slot per start time on any free resource.
+    Each resource's day is swept once (sorted windows, a load profile) rather than judging
+    every slot from scratch; ``blocking_reason`` stays the reference the tests compare with.
     """
     validate_party_size(party_size)
     pool = [r for r in (resource_ids or list(ctx.resources)) if r in ctx.resources]
     if service.resource_ids is not None:
         pool = [r for r in pool if r in service.resource_ids]
+    starts = [
+        s
+        for s in candidate_starts(ctx, window, step)
+        if s + service.duration <= window.end and not (not_before and s < not_before)
+    ]
+    free = {rid: _free_starts(ctx, service, rid, starts, party_size, sync_external) for rid in pool}
     chooser = random.Random(rng_seed)
+    load = {rid: (ctx.occupancy[rid].load() if rid in ctx.occupancy else 0, rid) for rid in pool}
     out: list[Slot] = []
-    for start in candidate_starts(ctx, window, step):
+    for i, start in enumerate(starts):
+        here = [rid for rid in pool if free[rid][i]]
+        if not here:
+            continue
         end = start + service.duration
-        if end > window.end or (not_before and start < not_before):
-            continue
-        rng = TimeRange(start, end)
-        free = [
-            rid
-            for rid in pool
-            if blocking_reason(ctx, service, [rid], rng, party_size, sync_external=sync_external)
-            is None
-        ]
-        if not free:
-            continue
         if round_robin == "NONE":
-            out.extend(Slot(start, end, (rid,)) for rid in free)
+            out.extend(Slot(start, end, (rid,)) for rid in here)
         elif round_robin == "RANDOM":
-            out.append(Slot(start, end, (chooser.choice(free),)))
+            out.append(Slot(start, end, (chooser.choice(here),)))
         else:  # BALANCED: least-loaded in the window, ties broken by id for stable answers
-            best = min(free, key=lambda r: (ctx.occupancy.get(r, Occupancy()).load(), r))
-            out.append(Slot(start, end, (best,)))
+            out.append(Slot(start, end, (min(here, key=load.__getitem__),)))
     return out

@@ -19,7 +19,7 @@ from hub.booking.availability import (
     event_key,
 )
 from hub.domain.capacity import units_used
-from hub.domain.hours import opening_windows
+from hub.domain.hours import merge, opening_windows
 from hub.domain.recurrence import expand
 from hub.domain.statuses import OCCUPYING_VALUES, ResourceKind, Status
 from hub.domain.timerange import TimeRange
@@ -85,6 +85,7 @@ def load_context(
         if location.opening_hours is None
         else opening_windows(location.opening_hours, tz, wide),
         resources=resources,
+        timezone=location.timezone,
     )
     ids = list(resources)
     staff = [r for r in ids if resources[r].kind == ResourceKind.STAFF]
@@ -97,6 +98,8 @@ def load_context(
             ctx.shifts.setdefault(sh.resource_id, []).extend(
                 expand(sh.start, sh.end, sh.rrule, tz, wide, sh.exdates or [])
             )
+        # Back-to-back shifts are one stretch of working time.
+        ctx.shifts = {rid: merge(ranges) for rid, ranges in ctx.shifts.items()}
     for b in session.scalars(
         select(Blackout).where(
             Blackout.location_id == location.id,
