@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from hub.domain.capacity import peak_load, units_used
 from hub.domain.errors import Conflict, Invalid
-from hub.domain.hours import merge
 from hub.domain.statuses import BlackoutKind, ResourceKind
 from hub.domain.timerange import TimeRange, iso_z
 
@@ -73,21 +72,29 @@ def event_key(ev: EventInfo) -> str:
 
 @dataclass
 class Occupancy:
-    """Sorted (block_start, block_end, units) intervals of one resource, searchable by time."""
+    """(block_start, block_end, units) intervals of one resource, searchable by time.
+
+    Loading appends; the first search sorts once (no per-insert shifting of a long list).
+    """
 
     items: list[tuple[datetime, datetime, int]] = field(default_factory=list)
     _starts: list[datetime] = field(default_factory=list)
     _longest: timedelta = timedelta(0)
+    _sorted: bool = True
 
     def add(self, start: datetime, end: datetime, units: int) -> None:
-        """Insert an interval (kept sorted)."""
-        i = bisect.bisect_left(self._starts, start)
-        self._starts.insert(i, start)
-        self.items.insert(i, (start, end, units))
-        self._longest = max(self._longest, end - start)
+        """Record an interval."""
+        self.items.append((start, end, units))
+        self._sorted = False
+        if end - start > self._longest:
+            self._longest = end - start
 
     def overlapping(self, rng: TimeRange) -> list[tuple[datetime, datetime, int]]:
         """Intervals that overlap ``rng``."""
+        if not self._sorted:
+            self.items.sort()
+            self._starts = [it[0] for it in self.items]
+            self._sorted = True
         lo = bisect.bisect_left(self._starts, rng.start - self._longest)
         hi = bisect.bisect_left(self._starts, rng.end)
         return [it for it in self.items[lo:hi] if it[1] > rng.start]
@@ -228,34 +235,47 @@ def candidate_starts(ctx: ScheduleContext, window: TimeRange, step: timedelta) -
     """
     tz = ZoneInfo(ctx.timezone)
     step_min = max(int(step.total_seconds() // 60), 1)
+    walls = [timedelta(minutes=k) for k in range(0, 24 * 60, step_min)]
     day = window.start.astimezone(tz).date()
     last = window.end.astimezone(tz).date()
-    seen: set[datetime] = set()
     out: list[datetime] = []
     while day <= last:
         midnight = datetime.combine(day, time(0))
-        for k in range(0, 24 * 60, step_min):
-            wall = midnight + timedelta(minutes=k)
-            for fold in (0, 1):
-                aware = wall.replace(tzinfo=tz, fold=fold)
-                utc = aware.astimezone(UTC)
-                if utc.astimezone(tz).replace(tzinfo=None) != wall:
-                    continue  # skipped by spring-forward
-                if window.start <= utc < window.end and utc not in seen:
-                    seen.add(utc)
-                    out.append(utc)
+        off0 = midnight.replace(tzinfo=tz).utcoffset()
+        off1 = (midnight + timedelta(days=1)).replace(tzinfo=tz).utcoffset()
+        if off0 == off1 and off0 is not None:  # no change of offset that day: plain arithmetic
+            base = midnight.replace(tzinfo=UTC) - off0
+            out.extend(t for t in (base + w for w in walls) if window.start <= t < window.end)
+        else:
+            for w in walls:
+                wall = midnight + w
+                for fold in (0, 1):
+                    utc = wall.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+                    if utc.astimezone(tz).replace(tzinfo=None) != wall:
+                        continue  # skipped by spring-forward
+                    if window.start <= utc < window.end:
+                        out.append(utc)
         day += timedelta(days=1)
-    out.sort()
-    return out
+    return sorted(set(out))
 
 
 class _Windows:
-    """Sorted, disjoint ranges with O(log n) "is this range inside one of them" lookups."""
+    """Sorted, disjoint ranges with O(log n) "inside one of them" / "overlaps any" lookups."""
 
-    def __init__(self, ranges: Iterable[TimeRange]) -> None:
-        merged = merge(list(ranges))
-        self.starts = [r.start for r in merged]
-        self.ends = [r.end for r in merged]
+    def __init__(self, ranges: Iterable[TimeRange | tuple[datetime, datetime]]) -> None:
+        pairs = sorted((r.start, r.end) if isinstance(r, TimeRange) else r for r in ranges)
+        self.starts: list[datetime] = []
+        self.ends: list[datetime] = []
+        for a, b in pairs:  # merge overlapping and touching ranges
+            if self.ends and a <= self.ends[-1]:
+                if b > self.ends[-1]:
+                    self.ends[-1] = b
+            else:
+                self.starts.append(a)
+                self.ends.append(b)
+
+    def __bool__(self) -> bool:
+        return bool(self.starts)
 
     def contains(self, start: datetime, end: datetime) -> bool:
         i = bisect.bisect_right(self.starts, start) - 1
@@ -266,76 +286,98 @@ class _Windows:
         return i < len(self.starts) and self.starts[i] < end
 
 
-class _Profile:
-    """A resource's load as a step function, for "peak load between a and b" lookups."""
+def _overloaded(occ: Occupancy | None, room: int) -> _Windows:
+    """Stretches of time when a resource's load already exceeds ``room`` (a step function)."""
+    if occ is None or not occ.items:
+        return _Windows(())
+    deltas: dict[datetime, int] = {}
+    for start, end, units in occ.items:
+        deltas[start] = deltas.get(start, 0) + units
+        deltas[end] = deltas.get(end, 0) - units
+    spans: list[tuple[datetime, datetime]] = []
+    load, since = 0, None
+    for t in sorted(deltas):
+        load += deltas[t]
+        if load > room and since is None:
+            since = t
+        elif load <= room and since is not None:
+            spans.append((since, t))
+            since = None
+    return _Windows(spans)
 
-    def __init__(self, occ: Occupancy | None) -> None:
-        deltas: dict[datetime, int] = {}
-        for start, end, units in occ.items if occ else ():
-            deltas[start] = deltas.get(start, 0) + units
-            deltas[end] = deltas.get(end, 0) - units
-        self.times = sorted(deltas)
-        self.loads: list[int] = []
-        current = 0
-        for t in self.times:
-            current += deltas[t]
-            self.loads.append(current)
 
-    def peak(self, start: datetime, end: datetime) -> int:
-        times, loads = self.times, self.loads
-        i = bisect.bisect_right(times, start) - 1
-        peak = loads[i] if i >= 0 else 0
-        i += 1
-        n = len(times)
-        while i < n and times[i] < end:
-            if loads[i] > peak:
-                peak = loads[i]
-            i += 1
-        return peak
+@dataclass
+class _Grid:
+    """Sorted candidate starts of one service; masks are built per window, not per start."""
+
+    starts: list[datetime]
+    service: ServiceInfo
+
+    def inside(self, windows: _Windows | None) -> list[bool]:
+        """Starts whose [start, end) lies inside one window: w0 <= start <= w1 - duration."""
+        n = len(self.starts)
+        if windows is None:
+            return [True] * n
+        out = [False] * n
+        for w0, w1 in zip(windows.starts, windows.ends, strict=True):
+            i0 = bisect.bisect_left(self.starts, w0)
+            i1 = bisect.bisect_right(self.starts, w1 - self.service.duration)
+            if i1 > i0:
+                out[i0:i1] = [True] * (i1 - i0)
+        return out
+
+    def clear(self, mask: list[bool], blocks: _Windows, *, buffered: bool = False) -> None:
+        """Set False, in place, where [start, end) (with buffers if ``buffered``) meets a block."""
+        svc = self.service
+        before = svc.buffer_before if buffered else timedelta(0)
+        after = svc.buffer_after if buffered else timedelta(0)
+        for b0, b1 in zip(blocks.starts, blocks.ends, strict=True):
+            # overlap  <=>  start - before < b1  and  start + duration + after > b0
+            i0 = bisect.bisect_right(self.starts, b0 - svc.duration - after)
+            i1 = bisect.bisect_left(self.starts, b1 + before)
+            if i1 > i0:
+                mask[i0:i1] = [False] * (i1 - i0)
 
 
 def _free_starts(
     ctx: ScheduleContext,
     service: ServiceInfo,
     rid: str,
-    starts: list[datetime],
+    grid: _Grid,
+    common: _Windows,
+    shared: dict[str, list[bool]],
     party_size: int,
     sync_external: bool,
 ) -> list[bool]:
-    """For each start, can ``rid`` alone take this party then? Same rules as ``blocking_reason``."""
+    """For each start, can ``rid`` alone take this party then? Same rules as ``blocking_reason``.
+
+    ``common``: what closes every resource (blocking events, location-wide blackouts);
+    ``shared`` caches the opening-hours mask every table, room and area has in common.
+    """
     res = ctx.resources[rid]
     staff = res.kind == ResourceKind.STAFF
     if not staff and party_size > res.capacity:
-        return [False] * len(starts)
+        return [False] * len(grid.starts)
     need = units_used(res.kind, res.capacity, party_size, 1)
-    room = res.capacity - need
     if staff:
-        windows: _Windows | None = _Windows(ctx.shifts.get(rid, []))
+        free = grid.inside(_Windows(ctx.shifts.get(rid, [])))
+        grid.clear(free, common)
     else:
-        windows = None if ctx.opening is None else _Windows(ctx.opening)
-    blocks = _Windows(
-        [ev.range for ev in ctx.events if ev.blocks_regular_bookings]
-        + [
-            b.range
-            for b in ctx.blackouts
-            if (b.kind != BlackoutKind.NO_PETS or service.involves_pets)
-            and (b.resource_id is None or b.resource_id == rid)
-        ]
+        if "open" not in shared:
+            base = grid.inside(None if ctx.opening is None else _Windows(ctx.opening))
+            grid.clear(base, common)
+            shared["open"] = base
+        free = list(shared["open"])
+    own = _Windows(
+        b.range
+        for b in ctx.blackouts
+        if b.resource_id == rid and (b.kind != BlackoutKind.NO_PETS or service.involves_pets)
     )
-    busy = _Windows(ctx.busy.get(rid, [])) if sync_external else None
-    profile = _Profile(ctx.occupancy.get(rid))
-    duration, before, after = service.duration, service.buffer_before, service.buffer_after
-    out = []
-    for start in starts:
-        end = start + duration
-        ok = (
-            (windows is None or windows.contains(start, end))
-            and not blocks.overlaps(start, end)
-            and (busy is None or not busy.overlaps(start - before, end + after))
-            and profile.peak(start - before, end + after) <= room
-        )
-        out.append(ok)
-    return out
+    grid.clear(free, own)
+    if sync_external and ctx.busy.get(rid):
+        grid.clear(free, _Windows(ctx.busy[rid]), buffered=True)
+    grid.clear(free, _overloaded(ctx.occupancy.get(rid), res.capacity - need), buffered=True)
+    return free
 
 
 def find_slots(
@@ -367,7 +409,20 @@ def find_slots(
         for s in candidate_starts(ctx, window, step)
         if s + service.duration <= window.end and not (not_before and s < not_before)
     ]
-    free = {rid: _free_starts(ctx, service, rid, starts, party_size, sync_external) for rid in pool}
+    grid = _Grid(starts, service)
+    common = _Windows(
+        [ev.range for ev in ctx.events if ev.blocks_regular_bookings]
+        + [
+            b.range
+            for b in ctx.blackouts
+            if b.resource_id is None and (b.kind != BlackoutKind.NO_PETS or service.involves_pets)
+        ]
+    )
+    shared: dict[str, list[bool]] = {}
+    free = {
+        rid: _free_starts(ctx, service, rid, grid, common, shared, party_size, sync_external)
+        for rid in pool
+    }
     chooser = random.Random(rng_seed)
     load = {rid: (ctx.occupancy[rid].load() if rid in ctx.occupancy else 0, rid) for rid in pool}
     out: list[Slot] = []

@@ -140,18 +140,25 @@ def load_context(
     resource_ids: Iterable[str] | None = None,
     exclude_reservation_ids: Iterable[str] = (),
     with_busy: bool = False,
+    known: Iterable[ResourceInfo] | None = None,
 ) -> ScheduleContext:
-    """Everything the rules need for ``location`` around ``window`` as plain data."""
+    """Everything the rules need for ``location`` around ``window`` as plain data.
+
+    ``known``: the resources already read (and locked) by the caller, to skip reading them again.
+    """
     tz = ZoneInfo(location.timezone)
     wide = TimeRange(window.start - MARGIN, window.end + MARGIN)
     span = {"loc": location.id, "lo": wide.start, "hi": wide.end}
     wanted = None if resource_ids is None else list(resource_ids)
     conn = session.connection()  # plain Core rows: no ORM bookkeeping on the hot path
-    rows = conn.execute(
-        _RESOURCES if wanted is None else _RESOURCES_SOME,
-        {"loc": location.id} if wanted is None else {"loc": location.id, "ids": wanted},
-    )
-    resources = {r.id: ResourceInfo(r.id, r.kind, r.capacity, r.name) for r in rows}
+    if known is not None:
+        resources = {r.id: r for r in known}
+    else:
+        rows = conn.execute(
+            _RESOURCES if wanted is None else _RESOURCES_SOME,
+            {"loc": location.id} if wanted is None else {"loc": location.id, "ids": wanted},
+        )
+        resources = {r.id: ResourceInfo(r.id, r.kind, r.capacity, r.name) for r in rows}
     ctx = ScheduleContext(
         location_id=location.id,
         window=window,

@@ -9,7 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.booking.availability import ScheduleContext, check_booking, validate_party_size
+from hub.booking.availability import (
+    ResourceInfo,
+    ScheduleContext,
+    check_booking,
+    validate_party_size,
+)
 from hub.booking.base import CommandBase, reject_unknown, require_bool, require_str
 from hub.booking.context import load_context, service_info
 from hub.booking.retry import retry_transient
@@ -166,6 +171,7 @@ class ReservationCommands(CommandBase):
             resource_ids=resource_ids,
             exclude_reservation_ids=exclude or [],
             with_busy=sync_external,
+            known=[ResourceInfo(r.id, r.kind, r.capacity, r.name) for r in resources],
         )
 
     def resolve_customer(self, session: Session, spec: object) -> Customer:

@@ -79,8 +79,8 @@ def run_ops(booking: BookingService, spec: dict[str, Any], seed: int, n: int) ->
                 booking.cancel(target, how, actor="soak")
             else:  # expire
                 booking.expire_holds()
-                if r.random() < 0.3:
-                    time.sleep(0.05)  # let a few holds run out
+                if r.random() < 0.1:
+                    time.sleep(0.02)  # let a few holds run out
             outcomes[f"{op}:ok"] += 1
         except HubError as e:
             outcomes[f"{op}:{e.status}"] += 1
