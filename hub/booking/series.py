@@ -264,8 +264,6 @@ class SeriesCommands(ReservationCommands):
         rows = list(session.scalars(q.order_by(Reservation.id).with_for_update()))
         session.refresh(anchor)
         rows.sort(key=lambda r: r.start)
-        if scope == "following" and anchor.id not in {r.id for r in rows}:
-            rows.insert(0, anchor)
         return anchor, series, rows
 
     def _earlier_exist(self, session: Session, series: Series, first: Reservation) -> bool:
@@ -299,16 +297,18 @@ class SeriesCommands(ReservationCommands):
         with self.uow(actor, origin) as uow:
             anchor, series, rows = self._occurrences(uow, reservation_id, scope, LIVE)
             if not rows:
-                raise Conflict("no occurrence in that scope can still be cancelled")
-            check_transition(anchor.status, Status.CANCELLED)
+                raise Conflict(
+                    "no occurrence in that scope can still be cancelled", code="not_changeable"
+                )
             for r in rows:
+                check_transition(r.status, Status.CANCELLED)
                 self._apply_cancel(r, by, reason, uow.now)
             uow.session.flush()
             for r in rows:
                 self._record(uow, r, "update", "appointment.cancelled", by=by, reason=reason)
             if scope == "following" and self._earlier_exist(uow.session, series, rows[0]):
                 # The series now ends before this occurrence.
-                series.rrule = rule_until(series.rrule, rows[0].start - timedelta(seconds=1))
+                series.rrule = rule_until(series.rrule, _original(rows[0]) - timedelta(seconds=1))
                 series.updated_at = uow.now
             out = reservation_view(anchor)
             out["occurrences"] = [reservation_view(r) for r in rows]
@@ -334,8 +334,11 @@ class SeriesCommands(ReservationCommands):
             anchor, _series, rows = self._occurrences(
                 uow, reservation_id, scope, (Status.INITIAL.value,)
             )
-            if not rows:
-                raise Conflict("no held occurrence in that scope", code="not_a_hold")
+            if anchor.id not in {r.id for r in rows}:
+                raise Conflict(
+                    f"appointment {anchor.id} is {anchor.status}, not a hold (IN)",
+                    code="not_a_hold",
+                )
             for r in rows:
                 if r.expires_at is not None and r.expires_at <= uow.now:
                     raise Conflict(
@@ -391,9 +394,10 @@ class SeriesCommands(ReservationCommands):
         with self.uow(actor, origin) as uow:
             session = uow.session
             anchor, series, rows = self._occurrences(uow, reservation_id, scope, LIVE)
-            if not rows:
+            if anchor.id not in {r.id for r in rows}:
                 raise Conflict(
-                    "no occurrence in that scope can still change", code="not_changeable"
+                    f"appointment {anchor.id} is {anchor.status} and can no longer change",
+                    code="not_changeable",
                 )
             for r in rows:
                 if r.status == Status.INITIAL and r.expires_at and r.expires_at <= uow.now:
@@ -469,10 +473,10 @@ class SeriesCommands(ReservationCommands):
                     code="series_conflict",
                     conflicts=conflicts,
                 )
-            split = scope == "following" and self._earlier_exist(session, series, rows[0])
+            split = self._earlier_exist(session, series, rows[0])
             target = series
             if split:
-                series.rrule = rule_until(series.rrule, rows[0].start - timedelta(seconds=1))
+                series.rrule = rule_until(series.rrule, _original(rows[0]) - timedelta(seconds=1))
                 series.updated_at = uow.now
                 sid = new_id()
                 target = Series(
@@ -492,8 +496,9 @@ class SeriesCommands(ReservationCommands):
             target.rrule = rule_until(target.rrule, plans[-1][1].start)
             target.exdates = []
             target.updated_at = uow.now
+            previous: dict[str, list[str]] = {}
             for r, rng, size, ids in plans:
-                old_resources = r.resource_ids
+                old_resources = previous[r.id] = r.resource_ids
                 svc = service_info(services[r.service_id], rng.duration)
                 significant = (rng.start, rng.end, size) != (r.start, r.end, r.party_size)
                 r.start, r.end, r.party_size = rng.start, rng.end, size
@@ -512,7 +517,6 @@ class SeriesCommands(ReservationCommands):
                     r.sequence += 1
                 r.version += 1
                 r.updated_at = uow.now
-                r._old_resources = old_resources  # type: ignore[attr-defined]
             session.flush()
             for r, *_ in plans:
                 self._record(
@@ -520,13 +524,18 @@ class SeriesCommands(ReservationCommands):
                     r,
                     "update",
                     "appointment.updated",
-                    old_resources=r._old_resources,  # type: ignore[attr-defined]
+                    old_resources=previous[r.id],
                     significant=True,
                 )
             out = reservation_view(anchor)
             out["series"] = series_view(target)
             out["occurrences"] = [reservation_view(p[0]) for p in plans]
             return out
+
+
+def _original(r: Reservation) -> datetime:
+    """The occurrence's place in its series (its start before any move of that one alone)."""
+    return r.recurrence_id or r.start
 
 
 def _wall(value: datetime, tz: ZoneInfo) -> datetime:

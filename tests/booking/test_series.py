@@ -189,3 +189,49 @@ def test_recurring_hold_then_book_all(api: Api, cafe: dict[str, Any]) -> None:
     )
     assert booked.status_code == 200, booked.text
     assert [o["status"] for o in booked.json()["occurrences"]] == ["BK"] * 3
+
+
+def test_series_keeps_local_time_across_dst_and_moves_all(api: Api) -> None:
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    loc = api.post("/locations", json={"name": "Paris", "timezone": "Europe/Paris"}).json()
+    table = api.post(
+        "/resources", json={"name": "T", "locationId": loc["id"], "kind": "table"}
+    ).json()
+    svc = api.post(
+        "/services", json={"name": "Lunch", "locationId": loc["id"], "duration": 60}
+    ).json()
+    first = datetime(2027, 3, 16, 10, 0, tzinfo=paris)  # Tuesdays around the March change
+    out = api.post(
+        "/appointments",
+        json={
+            "serviceId": svc["id"],
+            "resourceIds": [table["id"]],
+            "start_time": first.isoformat(),
+            "rrule": "FREQ=WEEKLY;COUNT=4",
+            "customer": CUSTOMER,
+        },
+    ).json()
+    starts = [
+        datetime.fromisoformat(o["start_time"].replace("Z", "+00:00")) for o in out["occurrences"]
+    ]
+    assert [s.astimezone(paris).hour for s in starts] == [10, 10, 10, 10]
+    assert [s.hour for s in starts] == [9, 9, 8, 8]  # UTC follows the change
+    moved = api.patch(
+        f"/appointments/{out['occurrences'][0]['id']}",
+        json={"start_time": first.replace(hour=11).isoformat(), "scope": "all"},
+    )
+    assert moved.status_code == 200, moved.text
+    after = [
+        datetime.fromisoformat(o["start_time"].replace("Z", "+00:00")).astimezone(paris)
+        for o in moved.json()["occurrences"]
+    ]
+    assert [(a.hour, a.weekday()) for a in after] == [(11, 1)] * 4
+    gone = api.put(
+        f"/appointments/{out['occurrences'][2]['id']}/cancel", json={"scope": "all", "by": "staff"}
+    )
+    assert gone.status_code == 200
+    assert {o["status"] for o in gone.json()["occurrences"]} == {"CN"}
+    again = api.put(f"/appointments/{out['occurrences'][2]['id']}/cancel", json={"scope": "all"})
+    assert again.status_code == 409
