@@ -56,11 +56,23 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         conn.info["calhub_writer"] = True
 
     def _release(conn: Any) -> None:
-        if conn.info.pop("calhub_writer", False):
+        try:
+            info = conn.info
+        except Exception:  # noqa: BLE001 - invalidated: the pool's invalidate event released it
+            return
+        if info.pop("calhub_writer", False):
+            writer.release()
+
+    def _release_record(_dbapi_conn: Any, record: Any, *_: Any) -> None:
+        # Belt and braces: a connection that goes back to the pool or is invalidated without a
+        # commit/rollback event must not keep this process's write turn.
+        if record is not None and record.info.pop("calhub_writer", False):
             writer.release()
 
     event.listen(engine, "commit", _release)
     event.listen(engine, "rollback", _release)
+    event.listen(engine, "checkin", _release_record)
+    event.listen(engine, "invalidate", _release_record)
     return engine
 
 
