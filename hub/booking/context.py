@@ -18,7 +18,6 @@ from hub.booking.availability import (
     ServiceInfo,
     event_key,
 )
-from hub.domain.capacity import units_used
 from hub.domain.hours import merge, opening_windows
 from hub.domain.recurrence import expand
 from hub.domain.statuses import OCCUPYING_VALUES, ResourceKind, Status
@@ -192,14 +191,25 @@ def load_context(
     booked = conn.execute(_BOOKED if wanted is None else _BOOKED_SOME, params).all()
     # How many non-staff resources each reservation spreads over (see ``units_used``).
     spread: dict[str, int] = {}
-    for row in booked:
-        if row.kind != ResourceKind.STAFF:
-            spread[row.id] = spread.get(row.id, 0) + 1
-    for row in booked:
-        res = resources.get(row.resource_id)
-        if res is not None:
-            units = units_used(res.kind, res.capacity, row.party_size, spread.get(row.id, 0) or 1)
-            ctx.occupancy.setdefault(res.id, Occupancy()).add(row.block_start, row.block_end, units)
+    staff_kind = ResourceKind.STAFF.value
+    for _rid, kind, res_id, *_ in booked:
+        if kind != staff_kind:
+            spread[res_id] = spread.get(res_id, 0) + 1
+    occupancy: dict[str, Occupancy] = {rid: Occupancy() for rid in resources}
+    for rid, _kind, res_id, block_start, block_end, party_size in booked:
+        res = resources.get(rid)
+        if res is None:
+            continue
+        n = spread.get(res_id, 0)
+        # units_used inlined on this hot loop: staff 1, a shared table its party, else whole.
+        if res.kind == staff_kind:
+            units = 1
+        elif n > 1:
+            units = res.capacity
+        else:
+            units = party_size
+        occupancy[rid].add(block_start, block_end, units)
+    ctx.occupancy = {rid: occ for rid, occ in occupancy.items() if occ.items}
     if ctx.events:
         _load_event_seats(session, ctx, now, excluded)
     if with_busy and ids:
