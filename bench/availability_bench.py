@@ -50,23 +50,8 @@ DAYS = 30
 RESOURCES = 20
 
 
-def fmt(t: str) -> str:
-    return t
-
-
 def z(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Median wall time of ``repeat`` runs (after one warm-up) and the last result."""
-    out = fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def pg_schema_url(url: str) -> tuple[str, Callable[[], None]]:
@@ -193,34 +178,40 @@ def bench_availability(services: Any, setup: dict[str, Any], base_url: str, key:
     }
     lo, hi = first - timedelta(days=1), first + timedelta(days=DAYS + 1)
     loc_id = setup["location"]["id"]
-    sql_t, rows = best(
-        lambda: minimal_read(services.db.engine, loc_id, lo, hi, datetime.now(UTC)), 7
-    )
-    head = f"30 days x {RESOURCES} resources, {setup['bookings']} bookings"
-    for mode in ("BALANCED", "NONE"):
-        t, out = best(lambda m=mode: services.queries.availability({**args, "roundRobin": m}), 5)
-        print(
-            f"(a) availability {head}, {mode}: calhub {t * 1000:.1f} ms "
-            f"({len(out['availableTimes'])} slots) | minimal SQL read {sql_t * 1000:.1f} ms "
-            f"({rows} rows) | ratio {t / sql_t:.1f}x",
-            flush=True,
-        )
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {key}"
 
-    def over_http() -> int:
+    def over_http() -> dict[str, Any]:
         r = session.get(
             base_url + "/api/v1/availability", params={**args, "roundRobin": "BALANCED"}
         )
         r.raise_for_status()
-        return len(r.json()["availableTimes"])
+        return r.json()
 
-    t, n = best(over_http, 5)
-    print(
-        f"(a) availability {head}, BALANCED over HTTP: calhub {t * 1000:.1f} ms ({n} slots) | "
-        f"minimal SQL read {sql_t * 1000:.1f} ms | ratio {t / sql_t:.1f}x",
-        flush=True,
-    )
+    runs: dict[str, Callable[[], Any]] = {
+        "sql": lambda: minimal_read(services.db.engine, loc_id, lo, hi, datetime.now(UTC)),
+        "BALANCED": lambda: services.queries.availability({**args, "roundRobin": "BALANCED"}),
+        "NONE": lambda: services.queries.availability({**args, "roundRobin": "NONE"}),
+        "HTTP": over_http,
+    }
+    # Interleaved rounds: a busy machine slows every contender alike; medians per contender.
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    last: dict[str, Any] = {name: fn() for name, fn in runs.items()}  # warm-up
+    for _ in range(7):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            last[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    sql_t, rows = med["sql"], last["sql"]
+    head = f"30 days x {RESOURCES} resources, {setup['bookings']} bookings"
+    for name, label in (("BALANCED", "BALANCED"), ("NONE", "NONE"), ("HTTP", "BALANCED over HTTP")):
+        print(
+            f"(a) availability {head}, {label}: calhub {med[name] * 1000:.1f} ms "
+            f"({len(last[name]['availableTimes'])} slots) | minimal SQL read {sql_t * 1000:.1f} ms "
+            f"({rows} rows) | ratio {med[name] / sql_t:.1f}x",
+            flush=True,
+        )
 
 
 def bench_throughput(services: Any, base_url: str, key: str, clients: int, per_client: int) -> None:
@@ -255,11 +246,15 @@ def bench_throughput(services: Any, base_url: str, key: str, clients: int, per_c
             t.join()
         return time.perf_counter() - t0
 
+    rounds = 4  # interleaved HTTP and SQL rounds, so a busy machine slows both alike
+    per_round = max(per_client // rounds, 1)
+    offset = {"http": 0, "sql": 0}
+
     def http_client(n: int) -> None:
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {key}"
-        for i in range(per_client):
-            # Two clients share each table and step on each other's slots half the time.
+        for i in range(offset["http"], offset["http"] + per_round):
+            # Two clients share each table (alternate slots), so they queue for its lock.
             body = {
                 "serviceId": svc["id"],
                 "resourceIds": [tables[n // 2]],
@@ -270,14 +265,13 @@ def bench_throughput(services: Any, base_url: str, key: str, clients: int, per_c
             if r.status_code != 201:
                 errors.append(f"{r.status_code} {r.text[:200]}")
 
-    http_t = run(http_client)
     engine = services.db.write_engine
     customer = b.create_customer({"firstName": "T", "email": "sql@example.com"})["id"]
     is_pg = services.db.url.startswith("postgresql")
 
     def sql_client(n: int) -> None:
         table = tables[clients + n // 2]  # fresh tables, same pattern
-        for i in range(per_client):
+        for i in range(offset["sql"], offset["sql"] + per_round):
             start = day0 + timedelta(minutes=30 * (i * 2 + n % 2))
             end = start + timedelta(minutes=30)
             with engine.begin() as c:  # BEGIN IMMEDIATE on SQLite
@@ -325,8 +319,13 @@ def bench_throughput(services: Any, base_url: str, key: str, clients: int, per_c
                     )
                 )
 
-    sql_t = run(sql_client)
-    total = clients * per_client
+    http_t = sql_t = 0.0
+    for _ in range(rounds):
+        http_t += run(http_client)
+        offset["http"] += per_round
+        sql_t += run(sql_client)
+        offset["sql"] += per_round
+    total = clients * per_round * rounds
     ours, theirs = total / http_t, total / sql_t
     print(
         f"(b) booking throughput, {clients} concurrent clients, {total} bookings: calhub over HTTP "
