@@ -11,7 +11,8 @@ import bisect
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from hub.domain.capacity import peak_load, units_used
 from hub.domain.errors import Conflict, Invalid
@@ -64,23 +65,36 @@ class EventInfo:
     blocks_regular_bookings: bool
 
 
+def event_key(ev: EventInfo) -> str:
+    """Key of one special-event occurrence in ``ScheduleContext.event_load``."""
+    return f"{ev.id}@{ev.range.start.isoformat()}"
+
+
 @dataclass
 class Occupancy:
-    """Sorted (block_start, block_end, units) intervals of one resource, searchable by time."""
+    """(block_start, block_end, units) intervals of one resource, searchable by time.
+
+    Loading appends; the first search sorts once (no per-insert shifting of a long list).
+    """
 
     items: list[tuple[datetime, datetime, int]] = field(default_factory=list)
     _starts: list[datetime] = field(default_factory=list)
     _longest: timedelta = timedelta(0)
+    _sorted: bool = True
 
     def add(self, start: datetime, end: datetime, units: int) -> None:
-        """Insert an interval (kept sorted)."""
-        i = bisect.bisect_left(self._starts, start)
-        self._starts.insert(i, start)
-        self.items.insert(i, (start, end, units))
-        self._longest = max(self._longest, end - start)
+        """Record an interval."""
+        self.items.append((start, end, units))
+        self._sorted = False
+        if end - start > self._longest:
+            self._longest = end - start
 
     def overlapping(self, rng: TimeRange) -> list[tuple[datetime, datetime, int]]:
         """Intervals that overlap ``rng``."""
+        if not self._sorted:
+            self.items.sort()
+            self._starts = [it[0] for it in self.items]
+            self._sorted = True
         lo = bisect.bisect_left(self._starts, rng.start - self._longest)
         hi = bisect.bisect_left(self._starts, rng.end)
         return [it for it in self.items[lo:hi] if it[1] > rng.start]
@@ -103,7 +117,9 @@ class ScheduleContext:
     events: list[EventInfo] = field(default_factory=list)
     occupancy: dict[str, Occupancy] = field(default_factory=dict)
     busy: dict[str, list[TimeRange]] = field(default_factory=dict)
-    event_load: dict[str, int] = field(default_factory=dict)  # special event id -> seats taken
+    # seats taken per special-event occurrence (``event_key``)
+    event_load: dict[str, int] = field(default_factory=dict)
+    timezone: str = "UTC"  # the location's zone: the slot grid follows its wall clock
 
 
 def _inside_any(rng: TimeRange, windows: Iterable[TimeRange]) -> bool:
@@ -131,8 +147,9 @@ def blocking_reason(
         ev = next((e for e in ctx.events if e.id == event_id and e.range.overlaps(rng)), None)
         if ev is None:
             return "the special event does not take place at that time"
-        if ctx.event_load.get(ev.id, 0) + party_size > ev.capacity:
-            left = max(ev.capacity - ctx.event_load.get(ev.id, 0), 0)
+        taken = ctx.event_load.get(event_key(ev), 0)
+        if taken + party_size > ev.capacity:
+            left = max(ev.capacity - taken, 0)
             return f"the special event '{ev.summary}' has {left} places left"
     for b in ctx.blackouts:
         if b.kind == BlackoutKind.NO_PETS and not service.involves_pets:
@@ -211,17 +228,156 @@ class Slot:
 
 
 def candidate_starts(ctx: ScheduleContext, window: TimeRange, step: timedelta) -> list[datetime]:
-    """Start times on the location's grid (aligned to ``step`` from local midnight, UTC here)."""
-    first = window.start.replace(second=0, microsecond=0)
-    minutes = first.hour * 60 + first.minute
-    step_min = int(step.total_seconds() // 60) or 15
-    offset = (-minutes) % step_min
-    t = first + timedelta(minutes=offset)
-    out = []
-    while t < window.end:
-        out.append(t)
-        t += step
-    return out
+    """Start times on the location's grid: every ``step`` from local midnight, in its zone.
+
+    Wall-clock times skipped by a daylight-saving jump are left out; the repeated hour in
+    autumn is offered once per real instant (both 02:30s, as they are different instants).
+    """
+    tz = ZoneInfo(ctx.timezone)
+    step_min = max(int(step.total_seconds() // 60), 1)
+    walls = [timedelta(minutes=k) for k in range(0, 24 * 60, step_min)]
+    day = window.start.astimezone(tz).date()
+    last = window.end.astimezone(tz).date()
+    out: list[datetime] = []
+    while day <= last:
+        midnight = datetime.combine(day, time(0))
+        off0 = midnight.replace(tzinfo=tz).utcoffset()
+        off1 = (midnight + timedelta(days=1)).replace(tzinfo=tz).utcoffset()
+        if off0 == off1 and off0 is not None:  # no change of offset that day: plain arithmetic
+            base = midnight.replace(tzinfo=UTC) - off0
+            out.extend(t for t in (base + w for w in walls) if window.start <= t < window.end)
+        else:
+            for w in walls:
+                wall = midnight + w
+                for fold in (0, 1):
+                    utc = wall.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+                    if utc.astimezone(tz).replace(tzinfo=None) != wall:
+                        continue  # skipped by spring-forward
+                    if window.start <= utc < window.end:
+                        out.append(utc)
+        day += timedelta(days=1)
+    return sorted(set(out))
+
+
+class _Windows:
+    """Sorted, disjoint ranges with O(log n) "inside one of them" / "overlaps any" lookups."""
+
+    def __init__(self, ranges: Iterable[TimeRange | tuple[datetime, datetime]]) -> None:
+        pairs = sorted((r.start, r.end) if isinstance(r, TimeRange) else r for r in ranges)
+        self.starts: list[datetime] = []
+        self.ends: list[datetime] = []
+        for a, b in pairs:  # merge overlapping and touching ranges
+            if self.ends and a <= self.ends[-1]:
+                if b > self.ends[-1]:
+                    self.ends[-1] = b
+            else:
+                self.starts.append(a)
+                self.ends.append(b)
+
+    def __bool__(self) -> bool:
+        return bool(self.starts)
+
+    def contains(self, start: datetime, end: datetime) -> bool:
+        i = bisect.bisect_right(self.starts, start) - 1
+        return i >= 0 and self.ends[i] >= end
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        i = bisect.bisect_right(self.ends, start)  # first range ending after ``start``
+        return i < len(self.starts) and self.starts[i] < end
+
+
+def _overloaded(occ: Occupancy | None, room: int) -> _Windows:
+    """Stretches of time when a resource's load already exceeds ``room`` (a step function)."""
+    if occ is None or not occ.items:
+        return _Windows(())
+    deltas: dict[datetime, int] = {}
+    for start, end, units in occ.items:
+        deltas[start] = deltas.get(start, 0) + units
+        deltas[end] = deltas.get(end, 0) - units
+    spans: list[tuple[datetime, datetime]] = []
+    load, since = 0, None
+    for t in sorted(deltas):
+        load += deltas[t]
+        if load > room and since is None:
+            since = t
+        elif load <= room and since is not None:
+            spans.append((since, t))
+            since = None
+    return _Windows(spans)
+
+
+@dataclass
+class _Grid:
+    """Sorted candidate starts of one service; masks are built per window, not per start."""
+
+    starts: list[datetime]
+    service: ServiceInfo
+
+    def inside(self, windows: _Windows | None) -> list[bool]:
+        """Starts whose [start, end) lies inside one window: w0 <= start <= w1 - duration."""
+        n = len(self.starts)
+        if windows is None:
+            return [True] * n
+        out = [False] * n
+        for w0, w1 in zip(windows.starts, windows.ends, strict=True):
+            i0 = bisect.bisect_left(self.starts, w0)
+            i1 = bisect.bisect_right(self.starts, w1 - self.service.duration)
+            if i1 > i0:
+                out[i0:i1] = [True] * (i1 - i0)
+        return out
+
+    def clear(self, mask: list[bool], blocks: _Windows, *, buffered: bool = False) -> None:
+        """Set False, in place, where [start, end) (with buffers if ``buffered``) meets a block."""
+        svc = self.service
+        before = svc.buffer_before if buffered else timedelta(0)
+        after = svc.buffer_after if buffered else timedelta(0)
+        for b0, b1 in zip(blocks.starts, blocks.ends, strict=True):
+            # overlap  <=>  start - before < b1  and  start + duration + after > b0
+            i0 = bisect.bisect_right(self.starts, b0 - svc.duration - after)
+            i1 = bisect.bisect_left(self.starts, b1 + before)
+            if i1 > i0:
+                mask[i0:i1] = [False] * (i1 - i0)
+
+
+def _free_starts(
+    ctx: ScheduleContext,
+    service: ServiceInfo,
+    rid: str,
+    grid: _Grid,
+    common: _Windows,
+    shared: dict[str, list[bool]],
+    party_size: int,
+    sync_external: bool,
+) -> list[bool]:
+    """For each start, can ``rid`` alone take this party then? Same rules as ``blocking_reason``.
+
+    ``common``: what closes every resource (blocking events, location-wide blackouts);
+    ``shared`` caches the opening-hours mask every table, room and area has in common.
+    """
+    res = ctx.resources[rid]
+    staff = res.kind == ResourceKind.STAFF
+    if not staff and party_size > res.capacity:
+        return [False] * len(grid.starts)
+    need = units_used(res.kind, res.capacity, party_size, 1)
+    if staff:
+        free = grid.inside(_Windows(ctx.shifts.get(rid, [])))
+        grid.clear(free, common)
+    else:
+        if "open" not in shared:
+            base = grid.inside(None if ctx.opening is None else _Windows(ctx.opening))
+            grid.clear(base, common)
+            shared["open"] = base
+        free = list(shared["open"])
+    own = _Windows(
+        b.range
+        for b in ctx.blackouts
+        if b.resource_id == rid and (b.kind != BlackoutKind.NO_PETS or service.involves_pets)
+    )
+    grid.clear(free, own)
+    if sync_external and ctx.busy.get(rid):
+        grid.clear(free, _Windows(ctx.busy[rid]), buffered=True)
+    grid.clear(free, _overloaded(ctx.occupancy.get(rid), res.capacity - need), buffered=True)
+    return free
 
 
 def find_slots(
@@ -241,31 +397,44 @@ def find_slots(
 
     NONE returns one slot per free resource; BALANCED one slot per start time on the
     least-loaded free resource; RANDOM one slot per start time on any free resource.
+    Each resource's day is swept once (sorted windows, a load profile) rather than judging
+    every slot from scratch; ``blocking_reason`` stays the reference the tests compare with.
     """
     validate_party_size(party_size)
     pool = [r for r in (resource_ids or list(ctx.resources)) if r in ctx.resources]
     if service.resource_ids is not None:
         pool = [r for r in pool if r in service.resource_ids]
-    chooser = random.Random(rng_seed)
-    out: list[Slot] = []
-    for start in candidate_starts(ctx, window, step):
-        end = start + service.duration
-        if end > window.end or (not_before and start < not_before):
-            continue
-        rng = TimeRange(start, end)
-        free = [
-            rid
-            for rid in pool
-            if blocking_reason(ctx, service, [rid], rng, party_size, sync_external=sync_external)
-            is None
+    starts = [
+        s
+        for s in candidate_starts(ctx, window, step)
+        if s + service.duration <= window.end and not (not_before and s < not_before)
+    ]
+    grid = _Grid(starts, service)
+    common = _Windows(
+        [ev.range for ev in ctx.events if ev.blocks_regular_bookings]
+        + [
+            b.range
+            for b in ctx.blackouts
+            if b.resource_id is None and (b.kind != BlackoutKind.NO_PETS or service.involves_pets)
         ]
-        if not free:
+    )
+    shared: dict[str, list[bool]] = {}
+    free = {
+        rid: _free_starts(ctx, service, rid, grid, common, shared, party_size, sync_external)
+        for rid in pool
+    }
+    chooser = random.Random(rng_seed)
+    load = {rid: (ctx.occupancy[rid].load() if rid in ctx.occupancy else 0, rid) for rid in pool}
+    out: list[Slot] = []
+    for i, start in enumerate(starts):
+        here = [rid for rid in pool if free[rid][i]]
+        if not here:
             continue
+        end = start + service.duration
         if round_robin == "NONE":
-            out.extend(Slot(start, end, (rid,)) for rid in free)
+            out.extend(Slot(start, end, (rid,)) for rid in here)
         elif round_robin == "RANDOM":
-            out.append(Slot(start, end, (chooser.choice(free),)))
+            out.append(Slot(start, end, (chooser.choice(here),)))
         else:  # BALANCED: least-loaded in the window, ties broken by id for stable answers
-            best = min(free, key=lambda r: (ctx.occupancy.get(r, Occupancy()).load(), r))
-            out.append(Slot(start, end, (best,)))
+            out.append(Slot(start, end, (min(here, key=load.__getitem__),)))
     return out

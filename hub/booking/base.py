@@ -49,10 +49,11 @@ class CommandBase:
         name = _NAMES.get(model.__name__, model.__name__.lower())
         if not isinstance(obj_id, str) or not obj_id:
             raise Invalid(f"{name} id must be a non-empty string")
-        q = select(model).where(model.id == obj_id)  # type: ignore[attr-defined]
+        # Session.get: a primary-key lookup with a cached statement (and the identity map).
         if lock:
-            q = q.with_for_update()
-        row = session.scalars(q).first()
+            row = session.get(model, obj_id, with_for_update=True, populate_existing=True)
+        else:
+            row = session.get(model, obj_id)
         if row is None:
             raise NotFound(f"{name} {obj_id} does not exist")
         return row

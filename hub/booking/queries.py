@@ -204,10 +204,15 @@ class Queries:
                 not_before=now,
             )
         days: dict[str, list[dict[str, str]]] = {}
-        seen: set[tuple[str, str]] = set()
         times = []
-        for slot in slots:
-            st, en = iso_z(slot.start), iso_z(slot.end)
+        last: datetime | None = None
+        st = en = ""
+        for slot in slots:  # sorted by start; NONE repeats a start once per free resource
+            if slot.start != last:
+                last = slot.start
+                st, en = iso_z(slot.start), iso_z(slot.end)
+                day = slot.start.astimezone(tz).date().isoformat()
+                days.setdefault(day, []).append({"start_time": st, "end_time": en})
             times.append(
                 {
                     "start_time": st,
@@ -216,10 +221,6 @@ class Queries:
                     "locationId": location.id,
                 }
             )
-            if (st, en) not in seen:
-                seen.add((st, en))
-                day = slot.start.astimezone(tz).date().isoformat()
-                days.setdefault(day, []).append({"start_time": st, "end_time": en})
         return {
             "serviceId": service.id,
             "locationId": location.id,

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.booking.availability import check_booking, validate_party_size
-from hub.booking.base import CommandBase, reject_unknown, require_str
+from hub.booking.availability import (
+    ResourceInfo,
+    ScheduleContext,
+    check_booking,
+    validate_party_size,
+)
+from hub.booking.base import CommandBase, reject_unknown, require_bool, require_str
 from hub.booking.context import load_context, service_info
+from hub.booking.retry import retry_transient
 from hub.booking.unit import Change, UnitOfWork
 from hub.booking.views import reservation_view
 from hub.domain.errors import Conflict, Invalid, NotFound
@@ -43,6 +50,7 @@ BOOKING_FIELDS = {
     "syncExternal",
 }
 CANCELLERS = ("customer", "staff", "system")
+SCOPES = ("this", "following", "all")
 UID_DOMAIN = "calhub"
 
 
@@ -54,6 +62,22 @@ def reservation_refs(r: Reservation, extra_resources: list[str] | None = None) -
     if r.customer_id:
         refs.add(f"customer:{r.customer_id}")
     return refs
+
+
+@dataclass
+class BookingRequest:
+    """A validated appointment body: what is asked for, before any rule is checked."""
+
+    location: Location
+    service: Service | None
+    rng: TimeRange
+    party_size: int
+    resource_ids: list[str]
+    event_id: str | None
+    sync_external: bool
+    notes: str | None
+    external: dict[str, str]
+    channel: str
 
 
 class ReservationCommands(CommandBase):
@@ -97,6 +121,37 @@ class ReservationCommands(CommandBase):
         sync_external: bool = False,
     ) -> None:
         """Lock the resources, load their schedule and apply every rule; raise Conflict if broken."""
+        ctx = self._lock_and_load(
+            uow,
+            location,
+            resource_ids,
+            rng,
+            event_id=event_id,
+            exclude=exclude,
+            sync_external=sync_external,
+        )
+        check_booking(
+            ctx,
+            service_info(service, rng.duration),
+            resource_ids,
+            rng,
+            party_size,
+            event_id=event_id,
+            sync_external=sync_external,
+        )
+
+    def _lock_and_load(
+        self,
+        uow: UnitOfWork,
+        location: Location,
+        resource_ids: list[str],
+        window: TimeRange,
+        *,
+        event_id: str | None = None,
+        exclude: list[str] | None = None,
+        sync_external: bool = False,
+    ) -> ScheduleContext:
+        """Lock the resources (id order) and load the schedule the rules judge against."""
         session = uow.session
         resources = self.lock_resources(session, resource_ids)
         for res in resources:
@@ -108,23 +163,15 @@ class ReservationCommands(CommandBase):
             ev = self.get(session, SpecialEvent, event_id, lock=True)
             if ev.location_id != location.id:
                 raise Invalid(f"special event {event_id} belongs to another location")
-        ctx = load_context(
+        return load_context(
             session,
             location,
-            rng,
+            window,
             uow.now,
             resource_ids=resource_ids,
             exclude_reservation_ids=exclude or [],
             with_busy=sync_external,
-        )
-        check_booking(
-            ctx,
-            service_info(service, rng.duration),
-            resource_ids,
-            rng,
-            party_size,
-            event_id=event_id,
-            sync_external=sync_external,
+            known=[ResourceInfo(r.id, r.kind, r.capacity, r.name) for r in resources],
         )
 
     def resolve_customer(self, session: Session, spec: object) -> Customer:
@@ -166,11 +213,9 @@ class ReservationCommands(CommandBase):
         session.flush()
         return cust
 
-    def _new_reservation(
-        self, uow: UnitOfWork, data: dict[str, Any], status: Status
-    ) -> Reservation:
+    def _parse_request(self, session: Session, data: dict[str, Any]) -> BookingRequest:
+        """Validate an appointment body into a ``BookingRequest`` (no rule checked yet)."""
         reject_unknown(data, BOOKING_FIELDS, "an appointment")
-        session = uow.session
         service = self.get(session, Service, data["serviceId"]) if data.get("serviceId") else None
         loc_id = data.get("locationId") or (service.location_id if service else None)
         if not loc_id:
@@ -182,17 +227,9 @@ class ReservationCommands(CommandBase):
         party_size = validate_party_size(data.get("partySize", 1))
         resource_ids = self._resource_ids(data.get("resourceIds"))
         event_id = data.get("eventId")
-        sync_external = bool(data.get("syncExternal", False))
-        self._check(
-            uow,
-            location,
-            service,
-            resource_ids,
-            rng,
-            party_size,
-            event_id=event_id,
-            sync_external=sync_external,
-        )
+        if event_id is not None and not isinstance(event_id, str):
+            raise Invalid("eventId must be a special event id")
+        sync_external = require_bool(data, "syncExternal")
         notes = data.get("notes")
         if notes is not None and (not isinstance(notes, str) or len(notes) > 5000):
             raise Invalid("notes must be a string of at most 5000 characters")
@@ -202,33 +239,64 @@ class ReservationCommands(CommandBase):
         channel = data.get("channel", "api")
         if not isinstance(channel, str) or not channel or len(channel) > 40:
             raise Invalid("channel must be a short string such as 'api' or 'caldav'")
-        customer = None
+        return BookingRequest(
+            location=location,
+            service=service,
+            rng=rng,
+            party_size=party_size,
+            resource_ids=resource_ids,
+            event_id=event_id,
+            sync_external=sync_external,
+            notes=notes,
+            external=external,
+            channel=channel,
+        )
+
+    def _customer_for(
+        self, session: Session, data: dict[str, Any], status: Status
+    ) -> Customer | None:
         if status != Status.INITIAL or data.get("customer") is not None:
             if data.get("customer") is None:
                 raise Invalid("customer is required to book")
-            customer = self.resolve_customer(session, data["customer"])
-        svc = service_info(service, rng.duration)
+            return self.resolve_customer(session, data["customer"])
+        return None
+
+    def _insert(
+        self,
+        uow: UnitOfWork,
+        req: BookingRequest,
+        rng: TimeRange,
+        status: Status,
+        customer: Customer | None,
+        *,
+        series_id: str | None = None,
+        recurrence_id: datetime | None = None,
+    ) -> Reservation:
+        """Add one reservation row (rules already checked by the caller)."""
+        svc = service_info(req.service, rng.duration)
         now = uow.now
         rid = new_id()
         r = Reservation(
             id=rid,
             uid=f"{rid}@{UID_DOMAIN}",
-            location_id=location.id,
-            service_id=service.id if service else None,
+            location_id=req.location.id,
+            service_id=req.service.id if req.service else None,
             customer_id=customer.id if customer else None,
-            event_id=event_id,
+            event_id=req.event_id,
+            series_id=series_id,
+            recurrence_id=recurrence_id,
             status=status.value,
-            party_size=party_size,
+            party_size=req.party_size,
             start=rng.start,
             end=rng.end,
             block_start=rng.start - svc.buffer_before,
             block_end=rng.end + svc.buffer_after,
-            expires_at=now + timedelta(seconds=location.expiration_delay)
+            expires_at=now + timedelta(seconds=req.location.expiration_delay)
             if status == Status.INITIAL
             else None,
-            channel=channel,
-            external_ids=external,
-            notes=notes,
+            channel=req.channel,
+            external_ids=req.external,
+            notes=req.notes,
             sequence=0,
             version=1,
             created_at=now,
@@ -236,9 +304,30 @@ class ReservationCommands(CommandBase):
         )
         r.resources = [
             ReservationResource(resource_id=res_id, position=i)
-            for i, res_id in enumerate(resource_ids)
+            for i, res_id in enumerate(req.resource_ids)
         ]
-        session.add(r)
+        uow.session.add(r)
+        return r
+
+    def _new_reservation(
+        self, uow: UnitOfWork, data: dict[str, Any], status: Status
+    ) -> Reservation:
+        session = uow.session
+        req = self._parse_request(session, data)
+        if data.get("allOrNothing") is not None:
+            raise Invalid("allOrNothing only applies to a recurring booking (with rrule)")
+        self._check(
+            uow,
+            req.location,
+            req.service,
+            req.resource_ids,
+            req.rng,
+            req.party_size,
+            event_id=req.event_id,
+            sync_external=req.sync_external,
+        )
+        customer = self._customer_for(session, data, status)
+        r = self._insert(uow, req, req.rng, status, customer)
         session.flush()
         return r
 
@@ -260,6 +349,7 @@ class ReservationCommands(CommandBase):
 
     # ---- commands ----------------------------------------------------------------------------
 
+    @retry_transient
     def hold(
         self, data: dict[str, Any], *, actor: str = "api", origin: str | None = None
     ) -> dict[str, Any]:
@@ -269,6 +359,7 @@ class ReservationCommands(CommandBase):
             self._record(uow, r, "create", "appointment.held")
             return reservation_view(r)
 
+    @retry_transient
     def create(
         self, data: dict[str, Any], *, actor: str = "api", origin: str | None = None
     ) -> dict[str, Any]:
@@ -278,6 +369,7 @@ class ReservationCommands(CommandBase):
             self._record(uow, r, "create", "appointment.created")
             return reservation_view(r)
 
+    @retry_transient
     def book(
         self,
         reservation_id: str,
@@ -316,6 +408,7 @@ class ReservationCommands(CommandBase):
             self._record(uow, r, "update", "appointment.created")
             return reservation_view(r)
 
+    @retry_transient
     def reschedule(
         self,
         reservation_id: str,
@@ -413,6 +506,7 @@ class ReservationCommands(CommandBase):
             )
             return reservation_view(r)
 
+    @retry_transient
     def cancel(
         self,
         reservation_id: str,
@@ -424,12 +518,7 @@ class ReservationCommands(CommandBase):
     ) -> dict[str, Any]:
         """Cancel an appointment (by customer, staff or system) and free its slot."""
         reject_unknown(data, {"by", "reason"}, "cancelling")
-        by = data.get("by", "staff")
-        if by not in CANCELLERS:
-            raise Invalid(f"by must be one of {', '.join(CANCELLERS)}")
-        reason = data.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-            raise Invalid("reason must be a string of at most 2000 characters")
+        by, reason = self._cancel_args(data)
         with self.uow(actor, origin) as uow:
             r = self._load_for_update(uow.session, reservation_id)
             if expected_version is not None and r.version != expected_version:
@@ -437,16 +526,31 @@ class ReservationCommands(CommandBase):
 
                 raise PreconditionFailed(f"appointment {r.id} changed meanwhile")
             check_transition(r.status, Status.CANCELLED)
-            r.status = Status.CANCELLED.value
-            r.cancelled_by = by
-            r.cancel_reason = reason
-            r.sequence += 1
-            r.version += 1
-            r.updated_at = uow.now
+            self._apply_cancel(r, by, reason, uow.now)
             uow.session.flush()
             self._record(uow, r, "update", "appointment.cancelled", by=by, reason=reason)
             return reservation_view(r)
 
+    @staticmethod
+    def _cancel_args(data: dict[str, Any]) -> tuple[str, str | None]:
+        by = data.get("by", "staff")
+        if by not in CANCELLERS:
+            raise Invalid(f"by must be one of {', '.join(CANCELLERS)}")
+        reason = data.get("reason")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
+            raise Invalid("reason must be a string of at most 2000 characters")
+        return by, reason
+
+    @staticmethod
+    def _apply_cancel(r: Reservation, by: str, reason: str | None, now: datetime) -> None:
+        r.status = Status.CANCELLED.value
+        r.cancelled_by = by
+        r.cancel_reason = reason
+        r.sequence += 1
+        r.version += 1
+        r.updated_at = now
+
+    @retry_transient
     def set_status(
         self,
         reservation_id: str,
@@ -470,6 +574,7 @@ class ReservationCommands(CommandBase):
             self._record(uow, r, "update", "appointment.status_changed", previous=previous)
             return reservation_view(r)
 
+    @retry_transient
     def expire_holds(self, *, limit: int = 500) -> int:
         """Cancel holds whose time ran out (the slot is already free; this records it)."""
         with self.uow("system") as uow:

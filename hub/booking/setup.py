@@ -43,7 +43,7 @@ LOCATION = Kind(
         "name": F("name", f.text(200), required=True),
         "slug": F("slug", f.slug),
         "timezone": F("timezone", f.timezone, required=True),
-        "expirationDelay": F("expiration_delay", f.integer(10, 7 * 86400), default=600),
+        "expirationDelay": F("expiration_delay", f.integer(1, 7 * 86400), default=600),
         "openingHours": F("opening_hours", f.opening_hours, nullable=True),
         "slotInterval": F("slot_interval", f.integer(5, 24 * 60), default=15),
         "email": F("email", f.email, nullable=True),

@@ -92,6 +92,7 @@ def reservation_view(r: Reservation) -> dict[str, Any]:
         "customerId": r.customer_id,
         "eventId": r.event_id,
         "seriesId": r.series_id,
+        "recurrenceId": iso_z(r.recurrence_id) if r.recurrence_id else None,
         "channel": r.channel,
         "externalIds": r.external_ids or {},
         "notes": r.notes,

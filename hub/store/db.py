@@ -8,6 +8,8 @@ PostgreSQL: one engine; commands serialise on resource rows with ``SELECT … FO
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -28,10 +30,49 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         cur.execute("PRAGMA busy_timeout=60000")
         cur.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if not immediate:
 
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+
+    # Writers of this process queue on a Python lock before asking SQLite for the write lock:
+    # SQLite's busy handler sleeps in growing steps (1, 2, 5 … 100 ms) while it waits, so threads
+    # contending through it alone lose most of their time asleep. Other processes still meet
+    # at SQLite's lock (busy_timeout).
+    writer = threading.Lock()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin_immediate(conn: Any) -> None:
+        if not writer.acquire(timeout=60):
+            raise sqlite3.OperationalError("database is locked: no write turn within 60 s")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release()
+            raise
+        conn.info["calhub_writer"] = True
+
+    def _release(conn: Any) -> None:
+        try:
+            info = conn.info
+        except Exception:  # noqa: BLE001 - invalidated: the pool's invalidate event released it
+            return
+        if info.pop("calhub_writer", False):
+            writer.release()
+
+    def _release_record(_dbapi_conn: Any, record: Any, *_: Any) -> None:
+        # Belt and braces: a connection that goes back to the pool or is invalidated without a
+        # commit/rollback event must not keep this process's write turn.
+        if record is not None and record.info.pop("calhub_writer", False):
+            writer.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
+    event.listen(engine, "checkin", _release_record)
+    event.listen(engine, "invalidate", _release_record)
     return engine
 
 
