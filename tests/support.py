@@ -86,13 +86,25 @@ class LiveServer:
         self._server = waitress.create_server(
             build_wsgi(services), host="127.0.0.1", port=self.port, threads=16
         )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except OSError:
+            # Closing the listening socket from stop() ends waitress's select() with EBADF;
+            # anything else while not stopping is a real failure.
+            if not self._stopping.is_set():
+                raise
+
     def stop(self) -> None:
-        """Shut the server down."""
+        """Shut the server down: stop listening, then let requests in flight finish."""
+        self._stopping.set()
         self._server.close()
         self._server.task_dispatcher.shutdown(timeout=5)
+        self._thread.join(5)
 
 
 class Api:

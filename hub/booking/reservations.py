@@ -50,6 +50,18 @@ BOOKING_FIELDS = {
     "syncExternal",
 }
 CANCELLERS = ("customer", "staff", "system")
+RESCHEDULE_FIELDS = {"start_time", "end_time", "partySize", "resourceIds", "notes", "syncExternal"}
+
+
+def check_reschedule_fields(data: dict[str, Any]) -> None:
+    """Refuse unknown fields and empty changes in a reschedule request."""
+    reject_unknown(data, RESCHEDULE_FIELDS, "rescheduling")
+    if not data:
+        raise Invalid(
+            "nothing to change: give start_time, end_time, partySize, resourceIds or notes"
+        )
+
+
 SCOPES = ("this", "following", "all")
 UID_DOMAIN = "calhub"
 
@@ -419,15 +431,7 @@ class ReservationCommands(CommandBase):
         expected_version: int | None = None,
     ) -> dict[str, Any]:
         """Move, resize or re-assign an appointment; re-validated, and nothing changes on conflict."""
-        reject_unknown(
-            data,
-            {"start_time", "end_time", "partySize", "resourceIds", "notes", "syncExternal"},
-            "rescheduling",
-        )
-        if not data:
-            raise Invalid(
-                "nothing to change: give start_time, end_time, partySize, resourceIds or notes"
-            )
+        check_reschedule_fields(data)
         with self.uow(actor, origin) as uow:
             session = uow.session
             r = self._load_for_update(session, reservation_id)

@@ -25,7 +25,7 @@ from hub.booking.availability import (
 )
 from hub.booking.base import reject_unknown, require_bool
 from hub.booking.context import service_info
-from hub.booking.reservations import SCOPES, ReservationCommands
+from hub.booking.reservations import SCOPES, ReservationCommands, check_reschedule_fields
 from hub.booking.retry import retry_transient
 from hub.booking.unit import UnitOfWork
 from hub.booking.views import reservation_view
@@ -382,15 +382,7 @@ class SeriesCommands(ReservationCommands):
             return super().reschedule(
                 reservation_id, rest, actor=actor, origin=origin, expected_version=expected_version
             )
-        reject_unknown(
-            rest,
-            {"start_time", "end_time", "partySize", "resourceIds", "notes", "syncExternal"},
-            "rescheduling",
-        )
-        if not rest:
-            raise Invalid(
-                "nothing to change: give start_time, end_time, partySize, resourceIds or notes"
-            )
+        check_reschedule_fields(rest)
         with self.uow(actor, origin) as uow:
             session = uow.session
             anchor, series, rows = self._occurrences(uow, reservation_id, scope, LIVE)
