@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hub.mail.inbound import imap_jobs
+from hub.mail.outgoing import MailHandler
 from hub.services import Services
 from hub.sync.delivery import Handler
 from hub.sync.worker import OutboxWorker, PeriodicJob
@@ -9,12 +11,16 @@ from hub.sync.worker import OutboxWorker, PeriodicJob
 
 def build_handlers(services: Services) -> dict[str, Handler]:
     """Target kind → handler. Each later capability (webhooks, mail, integrations) adds its own."""
-    return {}
+    return {"mail": MailHandler(services)}
 
 
 def build_jobs(services: Services) -> list[PeriodicJob]:
     """Housekeeping the worker runs between batches."""
-    return [PeriodicJob("expire-holds", 5.0, services.booking.expire_holds)]
+    jobs = [PeriodicJob("expire-holds", 5.0, services.booking.expire_holds)]
+    if services.settings.smtp.host:
+        jobs.append(PeriodicJob("mail-reminders", 30.0, services.booking.dispatch_due_reminders))
+    jobs += imap_jobs(services)
+    return jobs
 
 
 def build_worker(services: Services) -> OutboxWorker:

@@ -1,0 +1,155 @@
+"""Build the e-mails calhub sends: iMIP invites (RFC 6047) and reminders. Pure: no I/O.
+
+An invite is ``multipart/mixed`` holding ``multipart/alternative`` (text/plain, text/html and
+``text/calendar; method=…``, which calendar-aware mail apps act on) plus the same calendar as an
+``invite.ics`` attachment (``application/ics``) for apps that only offer "open attachment".
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage, MIMEPart
+from email.utils import format_datetime, formataddr
+from zoneinfo import ZoneInfo
+
+from hub.ical.itip import CANCEL, Party
+
+SUBJECT_PREFIX = {"new": "Invitation", "update": "Updated", "cancel": "Cancelled"}
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What the text of a message says about a booking or a shift."""
+
+    title: str  # "Cats & coffee at Pawsome"
+    start: datetime
+    end: datetime
+    timezone: str
+    place: str | None = None
+    details: tuple[str, ...] = ()  # "Party size: 2", "Notes: window seat"
+
+
+def when(v: Visit) -> str:
+    """Local date and time range, e.g. 'Monday 29 March 2027, 10:00–11:00 (Europe/Paris)'."""
+    tz = ZoneInfo(v.timezone)
+    s, e = v.start.astimezone(tz), v.end.astimezone(tz)
+    day = f"{s:%A} {s.day} {s:%B %Y}"
+    if s.date() == e.date():
+        return f"{day}, {s:%H:%M}–{e:%H:%M} ({v.timezone})"
+    return f"{day} {s:%H:%M} – {e:%A} {e.day} {e:%B %Y} {e:%H:%M} ({v.timezone})"
+
+
+def message_id(delivery_id: int, seq: int, sender: str) -> str:
+    """A Message-ID derived from the outbox row, so a repeated delivery is recognisably the same."""
+    domain = sender.rsplit("@", 1)[-1].strip(">") or "calhub.invalid"
+    return f"<calhub.outbox.{delivery_id}.{seq}@{domain}>"
+
+
+def _envelope(
+    subject: str, sender: Party, to: Party, msg_id: str, now: datetime, reply_to: str | None
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = formataddr((sender.name or "", sender.email))
+    msg["To"] = formataddr((to.name or "", to.email))
+    if reply_to and reply_to != sender.email:
+        msg["Reply-To"] = reply_to
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = msg_id
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to invites
+    return msg
+
+
+def _bodies(greeting: str, lead: str, v: Visit, links: dict[str, str]) -> tuple[str, str]:
+    lines = [greeting, "", lead, "", v.title, when(v)]
+    if v.place:
+        lines.append(v.place)
+    lines += list(v.details)
+    if links:
+        lines += ["", "Will you come? Answer with your calendar app, or open one of these links:"]
+        lines += [f"  {label}: {url}" for label, url in links.items()]
+    text = "\n".join(lines) + "\n"
+    esc = html.escape
+    items = "".join(f"<li>{esc(d)}</li>" for d in v.details)
+    place = f"<p>{esc(v.place)}</p>" if v.place else ""
+    buttons = "".join(
+        f'<a href="{esc(url)}" style="margin-right:1em">{esc(label)}</a>'
+        for label, url in links.items()
+    )
+    page = (
+        '<!doctype html><html><body style="font-family:sans-serif">'
+        f"<p>{esc(greeting)}</p><p>{esc(lead)}</p>"
+        f"<h2>{esc(v.title)}</h2><p><strong>{esc(when(v))}</strong></p>{place}"
+        f"<ul>{items}</ul>" + (f"<p>{buttons}</p>" if buttons else "") + "</body></html>"
+    )
+    return text, page
+
+
+def invite_message(
+    *,
+    kind: str,  # new | update | cancel
+    method: str,
+    ics: str,
+    visit: Visit,
+    sender: Party,
+    to: Party,
+    msg_id: str,
+    now: datetime,
+    links: dict[str, str] | None = None,
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """An iMIP message carrying ``ics`` (METHOD ``method``) to one recipient."""
+    subject = f"{SUBJECT_PREFIX[kind]}: {visit.title} — {when(visit)}"
+    msg = _envelope(subject, sender, to, msg_id, now, reply_to)
+    lead = {
+        "new": "You are invited:",
+        "update": "Your booking has changed; here are the new details:",
+        "cancel": "This has been cancelled:",
+    }[kind]
+    text, page = _bodies(
+        f"Hello {to.name or ''}".strip() + ",", lead, visit, {} if method == CANCEL else links or {}
+    )
+    msg.make_mixed()
+    alt = MIMEPart()
+    alt.set_content(text)
+    alt.add_alternative(page, subtype="html")
+    alt.add_alternative(ics, subtype="calendar", params={"method": method}, charset="utf-8")
+    # RFC 6047 §2.4: the text/calendar part says its METHOD; charset spelled as clients expect.
+    cal_part = alt.get_payload()[-1]
+    cal_part.set_param("charset", "UTF-8")
+    msg.attach(alt)
+    att = MIMEPart()
+    att.set_content(
+        ics.encode("utf-8"),
+        maintype="application",
+        subtype="ics",
+        disposition="attachment",
+        filename="invite.ics",
+    )
+    att.set_param("name", "invite.ics")
+    msg.attach(att)
+    return msg
+
+
+def reminder_message(
+    *,
+    visit: Visit,
+    sender: Party,
+    to: Party,
+    msg_id: str,
+    now: datetime,
+    minutes_before: int,
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """A plain reminder before a visit (text and HTML)."""
+    hours, mins = divmod(minutes_before, 60)
+    ahead = f"{hours} h" + (f" {mins} min" if mins else "") if hours else f"{mins} min"
+    msg = _envelope(f"Reminder: {visit.title} — {when(visit)}", sender, to, msg_id, now, reply_to)
+    text, page = _bodies(
+        f"Hello {to.name or ''}".strip() + ",", f"A reminder: your visit is in {ahead}.", visit, {}
+    )
+    msg.set_content(text)
+    msg.add_alternative(page, subtype="html")
+    return msg
