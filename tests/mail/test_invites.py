@@ -205,7 +205,10 @@ def test_failed_smtp_is_retried_with_backoff_and_shows_in_status(
         with services.db.reader() as s:
             rows = list(s.scalars(select(Outbox).where(Outbox.target == "mail")))
             waiting = [r for r in rows if r.attempts == 1 and r.status == "pending"]
-            assert waiting and all(r.next_attempt_at > datetime.now(UTC) for r in waiting)
+            # Backed off: the next attempt is scheduled at least a second after the failure.
+            assert waiting and all(
+                r.next_attempt_at >= r.created_at + timedelta(seconds=1) for r in waiting
+            )
 
         sink = Sink()
         ctl = start_smtp(sink, port)  # the server comes back
