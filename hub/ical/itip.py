@@ -112,10 +112,10 @@ def timed_item_invite(
 
 
 @lru_cache(maxsize=64)
-def _zone_text(tzid: str, first_year: int, last_year: int) -> bytes:
+def _zone(tzid: str, first_year: int, last_year: int) -> icalendar.Timezone:
     # Building a VTIMEZONE walks the zone's transitions: do it once per zone and span of years.
-    tz = vtimezone(tzid, date(first_year, 1, 1), date(last_year, 12, 31))
-    return tz.to_ical()
+    # The cached component is shared by every calendar that needs it and never modified.
+    return vtimezone(tzid, date(first_year, 1, 1), date(last_year, 12, 31))
 
 
 def _zones(comps: Iterable[icalendar.Component]) -> dict[str, tuple[int, int]]:
@@ -132,14 +132,15 @@ def _zones(comps: Iterable[icalendar.Component]) -> dict[str, tuple[int, int]]:
 
 
 def itip_calendar(components: Sequence[icalendar.Component], method: str) -> icalendar.Calendar:
-    """A VCALENDAR with METHOD and a VTIMEZONE for every zone the components use."""
+    """A VCALENDAR with METHOD and a VTIMEZONE for every zone the components use (shared,
+    cached VTIMEZONE components: serialise the result, do not modify its VTIMEZONEs)."""
     cal = icalendar.Calendar()
     cal.add("PRODID", PRODID)
     cal.add("VERSION", "2.0")
     cal.add("CALSCALE", "GREGORIAN")
     cal.add("METHOD", method)
     for tzid, (lo, hi) in sorted(_zones(components).items()):
-        cal.add_component(icalendar.Timezone.from_ical(_zone_text(tzid, lo, hi)))
+        cal.add_component(_zone(tzid, lo, hi))
     for comp in components:
         cal.add_component(comp)
     return cal
