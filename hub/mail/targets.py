@@ -113,7 +113,10 @@ def _reservation_rules(session: Session, change: Change, seq: int) -> list[Outbo
         gone = role == "staff" and extra["resourceId"] in removed
         before = last_method(session, key)
         if cancelled or gone:
-            if before == REQUEST:  # only someone who holds the invite needs the cancellation
+            # Only someone holding the invite needs its cancellation — and a customer whose
+            # hold ran out, who is told the slot is gone.
+            expired = change.event == "appointment.expired" and role == "customer"
+            if before == REQUEST or (expired and before != CANCEL):
                 invite(key, CANCEL, role, party, **extra)
         elif status in INVITED_STATUSES:
             created = change.event == "appointment.created"

@@ -198,3 +198,20 @@ def test_recurring_shift_invite_expands_to_the_hub_occurrences(
     ]
     assert len(ours) == 60 and theirs == ours
     assert {s.astimezone(PARIS).hour for s, _ in ours} == {18}
+
+
+def test_the_endpoint_also_speaks_lmtp(mail_services: Services) -> None:
+    from hub.mail.inbound import InboundServer
+
+    mail_services.settings.inbound_protocol = "lmtp"
+    server = InboundServer(mail_services, "127.0.0.1", free_port())
+    server.start()
+    try:
+        with smtplib.LMTP("127.0.0.1", server.port) as lmtp:
+            msg = EmailMessage()
+            msg["From"] = ANN
+            msg["To"] = "hello@pawsome.test"
+            msg.set_content("no calendar here")
+            assert lmtp.send_message(msg) == {}
+    finally:
+        server.stop()

@@ -281,3 +281,34 @@ def test_a_killed_worker_still_sends_exactly_once_after_restart(
             select(Outbox).where(Outbox.target == "mail", Outbox.status != "done")
         ).all()
         assert pending == []
+
+
+def test_an_expired_hold_with_a_customer_gets_a_cancel(
+    mail_services: Services, cafe: dict[str, Any], sink: Sink
+) -> None:
+    from sqlalchemy import update
+
+    from hub.store.models import Reservation
+
+    day = datetime.now(PARIS).date() + timedelta(days=3)
+    hold = mail_services.booking.hold(
+        {
+            "serviceId": cafe["service"]["id"],
+            "resourceIds": [cafe["table"]["id"]],
+            "start_time": paris_at(day, 12),
+            "customer": {"firstName": "Ann", "email": ANN_MAIL},
+        }
+    )
+    drain(mail_services)
+    assert sink.to(ANN_MAIL) == []  # a hold is not an invitation
+    with mail_services.db.write_session() as s, s.begin():
+        s.execute(
+            update(Reservation)
+            .where(Reservation.id == hold["id"])
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert mail_services.booking.expire_holds() == 1
+    drain(mail_services)
+    (mail,) = sink.to(ANN_MAIL)
+    cal = mail.calendar()
+    assert str(cal["METHOD"]) == "CANCEL" and str(_event(cal)["UID"]) == hold["uid"]
