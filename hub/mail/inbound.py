@@ -181,7 +181,14 @@ def start_inbound(services: Services) -> InboundServer | None:
     if services.settings.lmtp_port <= 0:
         return None
     server = InboundServer(services)
-    server.start()
+    try:
+        server.start()
+    except OSError as e:
+        from hub.config import ConfigError
+
+        raise ConfigError(
+            f"cannot listen for inbound mail on {server.host}:{server.port} (lmtp_port): {e}"
+        ) from e
     return server
 
 
