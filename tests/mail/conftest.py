@@ -47,16 +47,16 @@ class Received:
 
 
 class Sink:
-    """Records every message; ``refuse`` makes it answer 451 (a temporary failure)."""
+    """Records every message; ``refuse`` (an SMTP reply such as "550 …") refuses them instead."""
 
     def __init__(self) -> None:
         self.messages: list[Received] = []
-        self.refuse = False
+        self.refuse: str | None = None
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.refuse:
-            return "451 4.3.2 try again later"
+            return self.refuse
         with self._lock:
             self.messages.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)

@@ -312,3 +312,20 @@ def test_an_expired_hold_with_a_customer_gets_a_cancel(
     (mail,) = sink.to(ANN_MAIL)
     cal = mail.calendar()
     assert str(cal["METHOD"]) == "CANCEL" and str(_event(cal)["UID"]) == hold["uid"]
+
+
+def test_a_permanent_smtp_refusal_is_dead_lettered_and_reported(
+    mail_services: Services, cafe: dict[str, Any], sink: Sink
+) -> None:
+    from hub.mail.status import mail_status
+
+    sink.refuse = "550 5.1.1 mailbox unavailable"
+    day = datetime.now(PARIS).date() + timedelta(days=3)
+    book(mail_services, cafe, paris_at(day, 12))
+    drain(mail_services)
+    status = mail_status(mail_services)
+    assert status["status"] == "failing" and status["dead"] == 2  # Ann's and Mia's invites
+    assert "550" in status["lastError"]
+    with mail_services.db.reader() as s:
+        dead = s.scalars(select(Outbox).where(Outbox.status == "dead")).all()
+        assert {r.attempts for r in dead} == {1}  # no retry can help a 5xx
