@@ -26,6 +26,14 @@ from tests.support import build_test_services, free_port
 PARIS = ZoneInfo("Europe/Paris")
 
 
+def strict(text: str | bytes) -> icalendar.Calendar:
+    """Parse and fail on anything icalendar could not read (its lenient mode only records it)."""
+    cal = icalendar.Calendar.from_ical(text)
+    for comp in cal.walk():
+        assert not comp.errors, (comp.name, comp.errors)
+    return cal
+
+
 @dataclass
 class Received:
     """One message as the SMTP server received it."""
@@ -42,7 +50,7 @@ class Received:
         """The text/calendar part, parsed strictly."""
         for part in self.message.walk():
             if part.get_content_type() == "text/calendar":
-                return icalendar.Calendar.from_ical(part.get_content())
+                return strict(part.get_content())
         raise AssertionError("no text/calendar part")
 
 

@@ -23,19 +23,11 @@ from hub.services import Services
 from hub.store.models import Reservation
 from hub.sync.runtime import build_jobs
 from tests.mail.clients import apple_reply, thunderbird_reply
-from tests.mail.conftest import PARIS, Sink, book, drain, paris_at
+from tests.mail.conftest import PARIS, Sink, book, drain, paris_at, strict
 from tests.mail.imap_server import ImapServer, Mailbox
 from tests.support import free_port, isolated_database_url
 
 ANN = "ann@example.com"
-
-
-def strict(text: str) -> icalendar.Calendar:
-    """Parse and fail on any property icalendar could not read (its lenient mode records them)."""
-    cal = icalendar.Calendar.from_ical(text)
-    for comp in cal.walk():
-        assert not comp.errors, (comp.name, comp.errors)
-    return cal
 
 
 def test_imap_polling_applies_replies_and_marks_them_seen(
