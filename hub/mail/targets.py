@@ -20,6 +20,8 @@ MAIL = "mail"
 REQUEST, CANCEL = "REQUEST", "CANCEL"
 # Statuses whose reservation is a booking the customer has been invited to.
 INVITED_STATUSES = ("BK", "seated")
+# Changes that send a REQUEST to whoever should hold the invite.
+INVITING_EVENTS = ("appointment.created", "appointment.updated")
 # Changes after which the reminders of a reservation are re-planned.
 PLAN_EVENTS = (
     "appointment.created",
@@ -99,11 +101,12 @@ def _reservation_rules(session: Session, change: Change, seq: int) -> list[Outbo
         }
         out.append(_spec(key, change, payload))
 
-    recipients: list[tuple[str, str, dict[str, str], dict[str, Any]]] = []
     cust = customer_party(session, view.get("customerId"))
-    if cust:
+    mailing = cancelled or (status in INVITED_STATUSES and change.event in INVITING_EVENTS)
+    recipients: list[tuple[str, str, dict[str, str], dict[str, Any]]] = []
+    if cust and mailing:
         recipients.append((f"reservation:{rid}:customer", "customer", cust, {}))
-    for res_id in current + removed:
+    for res_id in current + removed if mailing else []:
         party = staff_party(session, res_id)
         if party:
             key = f"reservation:{rid}:resource:{res_id}"
@@ -111,19 +114,19 @@ def _reservation_rules(session: Session, change: Change, seq: int) -> list[Outbo
 
     for key, role, party, extra in recipients:
         gone = role == "staff" and extra["resourceId"] in removed
-        before = last_method(session, key)
         if cancelled or gone:
             # Only someone holding the invite needs its cancellation — and a customer whose
             # hold ran out, who is told the slot is gone.
+            before = last_method(session, key)
             expired = change.event == "appointment.expired" and role == "customer"
             if before == REQUEST or (expired and before != CANCEL):
                 invite(key, CANCEL, role, party, **extra)
-        elif status in INVITED_STATUSES:
-            created = change.event == "appointment.created"
-            significant = change.event == "appointment.updated" and change.data.get("significant")
-            if created or significant or before != REQUEST:
-                if change.event in ("appointment.created", "appointment.updated"):
-                    invite(key, REQUEST, role, party, **extra)
+            continue
+        created = change.event == "appointment.created"
+        significant = change.event == "appointment.updated" and change.data.get("significant")
+        # Otherwise (notes, a new staff member) only whoever does not hold the invite yet.
+        if created or significant or last_method(session, key) != REQUEST:
+            invite(key, REQUEST, role, party, **extra)
 
     if cust and change.event in PLAN_EVENTS:
         out.append(
