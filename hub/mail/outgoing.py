@@ -97,6 +97,8 @@ class MailHandler:
             raise Skip("the reservation no longer exists")
         method, role = p["method"], p.get("role", "customer")
         staff = role == "staff"
+        if r.end <= self.clock():
+            raise Skip("the visit is over (e.g. a walk-in recorded afterwards)")
         if method == REQUEST:
             if r.status not in INVITED_STATUSES:
                 raise Skip(f"superseded: the booking is now {r.status}")
@@ -170,6 +172,8 @@ class MailHandler:
                 raise Skip("superseded: the shift was reassigned")
             if shift.sequence > int((p.get("shift") or {}).get("sequence", 0)):
                 raise Skip("superseded by a later change of the shift")
+        if shift is not None and shift.range_end <= self.clock():
+            raise Skip("the shift (and every occurrence of it) is over")
         if shift is not None:
             data = shift_data(session, shift)
             loc = session.get(Location, shift.location_id)
