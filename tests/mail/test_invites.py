@@ -329,3 +329,18 @@ def test_a_permanent_smtp_refusal_is_dead_lettered_and_reported(
     with mail_services.db.reader() as s:
         dead = s.scalars(select(Outbox).where(Outbox.status == "dead")).all()
         assert {r.attempts for r in dead} == {1}  # no retry can help a 5xx
+
+
+def test_a_walk_in_recorded_afterwards_mails_nobody(
+    mail_services: Services, cafe: dict[str, Any], sink: Sink
+) -> None:
+    yesterday = datetime.now(PARIS).date() - timedelta(days=1)
+    book(
+        mail_services,
+        cafe,
+        paris_at(yesterday, 12),
+        channel="walk-in",
+        resourceIds=[cafe["table"]["id"]],
+    )
+    drain(mail_services)
+    assert sink.messages == []
