@@ -142,13 +142,17 @@ def reminder_message(
     now: datetime,
     minutes_before: int,
     reply_to: str | None = None,
+    links: dict[str, str] | None = None,
 ) -> EmailMessage:
-    """A plain reminder before a visit (text and HTML)."""
+    """A plain reminder before a visit (text and HTML), with the accept/decline links."""
     hours, mins = divmod(minutes_before, 60)
     ahead = f"{hours} h" + (f" {mins} min" if mins else "") if hours else f"{mins} min"
     msg = _envelope(f"Reminder: {visit.title} — {when(visit)}", sender, to, msg_id, now, reply_to)
     text, page = _bodies(
-        f"Hello {to.name or ''}".strip() + ",", f"A reminder: your visit is in {ahead}.", visit, {}
+        f"Hello {to.name or ''}".strip() + ",",
+        f"A reminder: your visit is in {ahead}.",
+        visit,
+        links or {},
     )
     msg.set_content(text)
     msg.add_alternative(page, subtype="html")

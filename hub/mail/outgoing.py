@@ -85,6 +85,15 @@ class MailHandler:
         sender = Party(mail_from, name)
         return organizer, sender, Party(str(p["email"]), p.get("name") or None)
 
+    def _links(self, r: Reservation) -> dict[str, str]:
+        """Signed accept/decline links for the booking's current SEQUENCE, valid until it ends."""
+        exp = int(r.end.timestamp())
+        box, base = self.services.secrets, self.settings.base_url
+        return {
+            "Accept": invite_link(box, base, r.id, "accept", r.sequence, exp),
+            "Decline": invite_link(box, base, r.id, "decline", r.sequence, exp),
+        }
+
     def _msg_id(self, d: Delivery) -> str:
         return message_id(d.id, d.seq, self.settings.smtp.mail_from)
 
@@ -123,14 +132,7 @@ class MailHandler:
             rsvp=not staff,
             sequence=sequence,
         )
-        links: dict[str, str] = {}
-        if method == REQUEST and not staff:
-            exp = int(r.end.timestamp())
-            box, base = self.services.secrets, self.settings.base_url
-            links = {
-                "Accept": invite_link(box, base, r.id, "accept", r.sequence, exp),
-                "Decline": invite_link(box, base, r.id, "decline", r.sequence, exp),
-            }
+        links = self._links(r) if method == REQUEST and not staff else {}
         desc = reservation_description(data, audience)
         visit = Visit(
             title=reservation_summary(data, audience),
@@ -242,6 +244,7 @@ class MailHandler:
             now=self.clock(),
             minutes_before=rem.offset_minutes,
             reply_to=organizer.email,
+            links=self._links(r),
         )
         return msg, to.email
 

@@ -70,6 +70,7 @@ def test_reminders_are_planned_moved_sent_once(
     assert len(mails) == 2
     text = mails[0].message.get_body(("plain",)).get_content()
     assert "14:00–15:00 (Europe/Paris)" in text
+    assert f"/invites/{made['id']}/decline?sig=" in text  # can't come? one click tells the café
     after = _reminders(mail_services, made["id"])
     assert all(r.sent_at is not None for r in after if r.planned_for_start == new_start)
     assert all(r.sent_at is None for r in after if r.planned_for_start == start)
