@@ -3,6 +3,8 @@
 An invite is ``multipart/mixed`` holding ``multipart/alternative`` (text/plain, text/html and
 ``text/calendar; method=…``, which calendar-aware mail apps act on) plus the same calendar as an
 ``invite.ics`` attachment (``application/ics``) for apps that only offer "open attachment".
+Built with the ``email.mime`` classes (the compat32 policy): they produce the same MIME as
+``EmailMessage`` at a fraction of the cost, which matters when thousands of invites leave at once.
 """
 
 from __future__ import annotations
@@ -10,7 +12,12 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage, MIMEPart
+from email import encoders
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from zoneinfo import ZoneInfo
 
@@ -47,19 +54,35 @@ def message_id(delivery_id: int, seq: int, sender: str) -> str:
     return f"<calhub.outbox.{delivery_id}.{seq}@{domain}>"
 
 
+def _header(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
+
+
 def _envelope(
-    subject: str, sender: Party, to: Party, msg_id: str, now: datetime, reply_to: str | None
-) -> EmailMessage:
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = formataddr((sender.name or "", sender.email))
-    msg["To"] = formataddr((to.name or "", to.email))
+    msg: Message,
+    subject: str,
+    sender: Party,
+    to: Party,
+    msg_id: str,
+    now: datetime,
+    reply_to: str | None,
+) -> Message:
+    msg["Subject"] = _header(subject)
+    msg["From"] = formataddr((sender.name or "", sender.email), charset="utf-8")
+    msg["To"] = formataddr((to.name or "", to.email), charset="utf-8")
     if reply_to and reply_to != sender.email:
         msg["Reply-To"] = reply_to
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = msg_id
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to invites
     return msg
+
+
+def _alternative(text: str, page: str) -> MIMEMultipart:
+    alt = MIMEMultipart("alternative")
+    alt.attach(MIMEText(text, "plain", "utf-8"))
+    alt.attach(MIMEText(page, "html", "utf-8"))
+    return alt
 
 
 def _bodies(greeting: str, lead: str, v: Visit, links: dict[str, str]) -> tuple[str, str]:
@@ -99,10 +122,9 @@ def invite_message(
     now: datetime,
     links: dict[str, str] | None = None,
     reply_to: str | None = None,
-) -> EmailMessage:
+) -> Message:
     """An iMIP message carrying ``ics`` (METHOD ``method``) to one recipient."""
     subject = f"{SUBJECT_PREFIX[kind]}: {visit.title} — {when(visit)}"
-    msg = _envelope(subject, sender, to, msg_id, now, reply_to)
     lead = {
         "new": "You are invited:",
         "update": "Your booking has changed; here are the new details:",
@@ -111,24 +133,18 @@ def invite_message(
     text, page = _bodies(
         f"Hello {to.name or ''}".strip() + ",", lead, visit, {} if method == CANCEL else links or {}
     )
-    msg.make_mixed()
-    alt = MIMEPart()
-    alt.set_content(text)
-    alt.add_alternative(page, subtype="html")
-    alt.add_alternative(ics, subtype="calendar", params={"method": method}, charset="utf-8")
-    # RFC 6047 §2.4: the text/calendar part says its METHOD; charset spelled as clients expect.
-    cal_part = alt.get_payload()[-1]
+    msg = _envelope(MIMEMultipart("mixed"), subject, sender, to, msg_id, now, reply_to)
+    alt = _alternative(text, page)
+    # RFC 6047 §2.4: the text/calendar part names its METHOD.
+    cal_part = MIMEText(ics, "calendar", "utf-8")
+    cal_part.set_param("method", method)
     cal_part.set_param("charset", "UTF-8")
+    alt.attach(cal_part)
     msg.attach(alt)
-    att = MIMEPart()
-    att.set_content(
-        ics.encode("utf-8"),
-        maintype="application",
-        subtype="ics",
-        disposition="attachment",
-        filename="invite.ics",
-    )
-    att.set_param("name", "invite.ics")
+    att = MIMEBase("application", "ics", name="invite.ics")
+    att.set_payload(ics.encode("utf-8"))
+    encoders.encode_base64(att)
+    att.add_header("Content-Disposition", "attachment", filename="invite.ics")
     msg.attach(att)
     return msg
 
@@ -143,17 +159,24 @@ def reminder_message(
     minutes_before: int,
     reply_to: str | None = None,
     links: dict[str, str] | None = None,
-) -> EmailMessage:
+) -> Message:
     """A plain reminder before a visit (text and HTML), with the accept/decline links."""
     hours, mins = divmod(minutes_before, 60)
     ahead = f"{hours} h" + (f" {mins} min" if mins else "") if hours else f"{mins} min"
-    msg = _envelope(f"Reminder: {visit.title} — {when(visit)}", sender, to, msg_id, now, reply_to)
-    text, page = _bodies(
-        f"Hello {to.name or ''}".strip() + ",",
-        f"A reminder: your visit is in {ahead}.",
-        visit,
-        links or {},
+    msg = _envelope(
+        _alternative(
+            *_bodies(
+                f"Hello {to.name or ''}".strip() + ",",
+                f"A reminder: your visit is in {ahead}.",
+                visit,
+                links or {},
+            )
+        ),
+        f"Reminder: {visit.title} — {when(visit)}",
+        sender,
+        to,
+        msg_id,
+        now,
+        reply_to,
     )
-    msg.set_content(text)
-    msg.add_alternative(page, subtype="html")
     return msg

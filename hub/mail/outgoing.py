@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ from hub.sync.delivery import Delivery
 
 logger = logging.getLogger(__name__)
 
-Built = tuple[EmailMessage, str]
+Built = tuple[Message, str]
 
 
 class Skip(Exception):

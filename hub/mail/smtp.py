@@ -10,7 +10,7 @@ import smtplib
 import ssl
 import threading
 import time
-from email.message import EmailMessage
+from email.message import Message
 
 from hub.config import SmtpSettings
 from hub.sync.delivery import DeliveryError
@@ -61,7 +61,7 @@ class SmtpMailer:
                 pass
         self._conn = None
 
-    def send(self, msg: EmailMessage, recipients: list[str], sender: str | None = None) -> None:
+    def send(self, msg: Message, recipients: list[str], sender: str | None = None) -> None:
         """Deliver ``msg``; returns once the server accepted it, else raises DeliveryError."""
         envelope_from = sender or self.settings.mail_from
         with self._lock:
