@@ -46,6 +46,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.run_worker_in_serve and not args.no_worker:
         worker = build_worker(services)
         worker.start()
+    from hub.mail.inbound import start_inbound
+
+    inbound = start_inbound(services)  # iMIP replies over SMTP/LMTP when lmtp_port > 0
     server = waitress.create_server(
         app, host=settings.host, port=settings.port, threads=settings.threads, ident="calhub"
     )
@@ -65,6 +68,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         server.close()
         # Requests already being handled finish their transaction before we exit.
         server.task_dispatcher.shutdown(cancel_pending=False, timeout=15)
+        if inbound is not None:
+            inbound.stop()
         if worker is not None:
             worker.stop()
         services.close()
@@ -203,6 +208,66 @@ def cmd_secret_generate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feed_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a secret .ics feed URL (printed once, alone on the last line)."""
+    from hub.api.feeds import feed_urls
+
+    services = _services(settings)
+    made = services.booking.create_feed_token({"scope": args.scope, "id": args.id}, actor="cli")
+    urls = feed_urls(settings.base_url, made["token"])
+    print(f"{args.scope} feed {made['id']} created. Its URL is shown once; store it now:")
+    print(f"(subscribe in Apple Calendar / Outlook with {urls['webcalUrl']})")
+    print(urls["url"])
+    services.close()
+    return 0
+
+
+def cmd_feed_list(settings: Settings, args: argparse.Namespace) -> int:
+    """List feed tokens (never the URLs: only their hashes are stored)."""
+    services = _services(settings)
+    rows = services.booking.list_feed_tokens(include_revoked=args.all)
+    for f in rows:
+        state = f"revoked {f['revokedAt']}" if f["revoked"] else "active"
+        print(f"{f['id']}  {f['scope']:<8}  {f['targetId']}  created {f['createdAt']}  {state}")
+    if not rows:
+        print("no feeds")
+    services.close()
+    return 0
+
+
+def cmd_feed_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    """Revoke a feed: its URL answers 404 from now on."""
+    services = _services(settings)
+    services.booking.revoke_feed_token(args.id, actor="cli")
+    print(f"feed {args.id} revoked")
+    services.close()
+    return 0
+
+
+def cmd_feed_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    """Give a feed a new URL; the old one stops working."""
+    from hub.api.feeds import feed_urls
+
+    services = _services(settings)
+    made = services.booking.rotate_feed_token(args.id, actor="cli")
+    print(f"feed {args.id} rotated; the old URL no longer works. New URL (shown once):")
+    print(feed_urls(settings.base_url, made["token"])["url"])
+    services.close()
+    return 0
+
+
+def cmd_mail_status(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the outgoing mail status (queue, retries, last error)."""
+    import json
+
+    from hub.mail.status import mail_status
+
+    services = _services(settings)
+    print(json.dumps(mail_status(services), indent=2))
+    services.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the commands)."""
     p = argparse.ArgumentParser(
@@ -265,6 +330,25 @@ def build_parser() -> argparse.ArgumentParser:
     kr.add_argument("id", help="the key's id, its name, or the key itself")
     kr.set_defaults(func=cmd_apikey_revoke)
     k.add_parser("list", help="list API keys").set_defaults(func=cmd_apikey_list)
+
+    fd = sub.add_parser("feed", help="secret .ics feed URLs").add_subparsers(
+        dest="feed_cmd", required=True
+    )
+    fc = fd.add_parser("create", help="create a feed URL for a staff member, customer or location")
+    fc.add_argument("--scope", required=True, choices=["staff", "customer", "location"])
+    fc.add_argument("id", help="staff resource (or its user), customer or location id")
+    fc.set_defaults(func=cmd_feed_create)
+    fl = fd.add_parser("list", help="list feeds")
+    fl.add_argument("--all", action="store_true", help="include revoked feeds")
+    fl.set_defaults(func=cmd_feed_list)
+    fr = fd.add_parser("revoke", help="revoke a feed")
+    fr.add_argument("id")
+    fr.set_defaults(func=cmd_feed_revoke)
+    fo = fd.add_parser("rotate", help="give a feed a new URL")
+    fo.add_argument("id")
+    fo.set_defaults(func=cmd_feed_rotate)
+    ml = sub.add_parser("mail", help="outgoing mail").add_subparsers(dest="mail_cmd", required=True)
+    ml.add_parser("status", help="queue, retries and last error").set_defaults(func=cmd_mail_status)
 
     sec = sub.add_parser("secret", help="secrets").add_subparsers(dest="secret_cmd", required=True)
     sec.add_parser("generate", help="print a new secret key").set_defaults(func=cmd_secret_generate)

@@ -29,6 +29,19 @@ class SmtpSettings:
 
 
 @dataclass
+class ImapSettings:
+    """Incoming iMIP replies fetched from a mailbox (the alternative to the LMTP/SMTP endpoint)."""
+
+    host: str = ""  # empty disables polling
+    port: int = 993
+    user: str = ""
+    password: str = ""
+    tls: str = "tls"  # none | starttls | tls
+    folder: str = "INBOX"
+    interval_seconds: float = 60.0
+
+
+@dataclass
 class Settings:
     """Everything calhub reads from configuration, with safe defaults for the embedded hub."""
 
@@ -55,6 +68,9 @@ class Settings:
     retry_max_attempts: int = 12
     sync_poll_seconds: float = 60.0
     sync_http_timeout_seconds: float = 20.0
+    imap: ImapSettings = field(default_factory=ImapSettings)
+    # The inbound mail endpoint on lmtp_port speaks "smtp" or "lmtp".
+    inbound_protocol: str = "smtp"
 
     @property
     def is_embedded(self) -> bool:
@@ -76,6 +92,12 @@ _ENV_ALIASES: dict[str, tuple[str | None, str]] = {
     "CALHUB_SMTP_PASSWORD": ("smtp", "password"),
     "CALHUB_SMTP_TLS": ("smtp", "tls"),
     "CALHUB_MAIL_FROM": ("smtp", "mail_from"),
+    "CALHUB_IMAP_HOST": ("imap", "host"),
+    "CALHUB_IMAP_PORT": ("imap", "port"),
+    "CALHUB_IMAP_USER": ("imap", "user"),
+    "CALHUB_IMAP_PASSWORD": ("imap", "password"),
+    "CALHUB_IMAP_TLS": ("imap", "tls"),
+    "CALHUB_IMAP_FOLDER": ("imap", "folder"),
 }
 
 
@@ -143,13 +165,19 @@ def load_settings(
             continue
         if var in _ENV_ALIASES:
             section, key = _ENV_ALIASES[var]
-            _apply(settings.smtp if section == "smtp" else settings, {key: raw}, var)
+            _apply(getattr(settings, section) if section else settings, {key: raw}, var)
             continue
         key = var[len("CALHUB_") :].lower()
-        if key in {f.name for f in dataclasses.fields(settings)} and key != "smtp":
+        if key in {f.name for f in dataclasses.fields(settings)} and key not in ("smtp", "imap"):
             _apply(settings, {key: raw}, var)
     if settings.smtp.tls not in ("none", "starttls", "tls"):
         raise ConfigError(f"smtp.tls must be none, starttls or tls, not {settings.smtp.tls!r}")
+    if settings.imap.tls not in ("none", "starttls", "tls"):
+        raise ConfigError(f"imap.tls must be none, starttls or tls, not {settings.imap.tls!r}")
+    if settings.inbound_protocol not in ("smtp", "lmtp"):
+        raise ConfigError(
+            f"inbound_protocol must be smtp or lmtp, not {settings.inbound_protocol!r}"
+        )
     return settings
 
 

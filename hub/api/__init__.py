@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Flask
 
 from hub.api.errors import register_error_handlers
+from hub.api.feeds import feeds_api_blueprint, feeds_blueprint
 from hub.api.health import health_blueprint
+from hub.api.invites import invites_blueprint
 from hub.api.v1 import api_blueprint
 from hub.config import Settings
 from hub.services import Services
@@ -25,4 +27,7 @@ def create_app(settings: Settings, services: Services) -> Flask:
 
     for bp in sync_blueprints(services):
         app.register_blueprint(bp)
+    app.register_blueprint(feeds_blueprint(services))
+    app.register_blueprint(feeds_api_blueprint(services))
+    app.register_blueprint(invites_blueprint(services))
     return app

@@ -7,8 +7,11 @@ from hub.booking.apikeys import ApiKeyCommands
 from hub.booking.busy import PersonalCalendarCommands
 from hub.booking.busy_blocks import BusyBlockCommands
 from hub.booking.caldav_writes import CalDavCommands
+from hub.booking.feeds import FeedCommands
 from hub.booking.idempotency import IdempotencyCommands
 from hub.booking.integrations import IntegrationCommands
+from hub.booking.reminders import ReminderCommands
+from hub.booking.replies import ReplyCommands
 from hub.booking.reservations import ReservationCommands
 from hub.booking.series import SeriesCommands
 from hub.booking.setup import SetupCommands
@@ -27,5 +30,8 @@ class BookingService(
     PersonalCalendarCommands,
     CalDavCommands,
     BusyBlockCommands,
+    FeedCommands,
+    ReminderCommands,
+    ReplyCommands,
 ):
     """All commands, grouped by area in their own modules; one instance per process."""

@@ -32,6 +32,7 @@ WEBHOOK_EVENTS: tuple[str, ...] = (
     *(f"{kind}.{op}" for kind in ("blackout", "event") for op in _CRUD),
     *(f"{kind}.{op}" for kind in ("location", "service", "resource", "customer") for op in _CRUD),
     "invite.replied",
+    "reminder.due",
     "integration.status_changed",
 )
 WEBHOOK_FIELDS = {"url", "events", "secret", "active"}

@@ -168,7 +168,7 @@ def calendar(
         cal.add("COLOR", color)
     if refresh is not None:
         cal.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
-        cal.add("X-PUBLISHED-TTL", refresh)
+        cal.add("X-PUBLISHED-TTL", icalendar.vDuration(refresh))  # an X- prop defaults to TEXT
     comps = list(components)
     zones: dict[str, tuple[date, date]] = {}
     for comp in comps:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.booking.unit import Change, OutboxSpec
+from hub.mail.targets import mail_targets
 from hub.store.models import Integration, Webhook
 
 # Entities a calendar integration mirrors.
@@ -74,7 +75,7 @@ def integration_targets(session: Session, change: Change, seq: int) -> list[Outb
 
 
 # The explicit list of fan-out rules. A new kind of target adds one function here.
-RULES: list[Rule] = [webhook_targets, integration_targets]
+RULES: list[Rule] = [webhook_targets, integration_targets, mail_targets]
 
 
 def fanout(session: Session, change: Change, seq: int) -> list[OutboxSpec]:

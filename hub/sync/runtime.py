@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from hub.mail.inbound import imap_jobs
+from hub.mail.outgoing import MailHandler
 from hub.services import Services
 from hub.sync.delivery import Handler
 from hub.sync.engine import SyncEngine
@@ -19,13 +21,14 @@ def build_handlers(services: Services, engine: SyncEngine) -> dict[str, Handler]
         "webhook": WebhookSender(
             services.db, services.secrets, on_gone=services.booking.deactivate_webhook
         ),
+        "mail": MailHandler(services),
     }
 
 
 def build_jobs(services: Services, engine: SyncEngine) -> list[PeriodicJob]:
     """Housekeeping the worker runs between batches."""
     settings = services.settings
-    return [
+    jobs = [
         PeriodicJob("expire-holds", 5.0, services.booking.expire_holds),
         PeriodicJob("purge-idempotency-keys", 3600.0, services.booking.purge_idempotency_keys),
         PeriodicJob("sync-poll", settings.sync_poll_seconds, engine.poll_all),
@@ -37,6 +40,10 @@ def build_jobs(services: Services, engine: SyncEngine) -> list[PeriodicJob]:
             last=time.monotonic(),
         ),
     ]
+    if settings.smtp.host:
+        jobs.append(PeriodicJob("mail-reminders", 30.0, services.booking.dispatch_due_reminders))
+    jobs += imap_jobs(services)
+    return jobs
 
 
 def build_policy(services: Services) -> RetryPolicy:

@@ -1,0 +1,1 @@
+"""Mail: outgoing iMIP invites, updates, cancellations and reminders; incoming REPLY handling."""
