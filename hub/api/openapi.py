@@ -22,7 +22,12 @@ from hub.api.openapi_schemas import (
     page,
     ref,
 )
-from hub.api.openapi_sync import integration_paths, integration_schemas
+from hub.api.openapi_sync import (
+    feed_paths,
+    feed_schemas,
+    integration_paths,
+    integration_schemas,
+)
 from hub.booking.availability import MAX_PARTY_SIZE
 
 ERRORS = {
@@ -368,7 +373,7 @@ def build_openapi(
     ``served`` is the set of (method, path below ``prefix``) the app serves; optional operations
     are described only when they are served. None leaves them out.
     """
-    schemas = component_schemas() | integration_schemas()
+    schemas = component_schemas() | integration_schemas() | feed_schemas()
     paths: dict[str, Any] = {
         "/openapi.json": {
             "get": {
@@ -383,6 +388,7 @@ def build_openapi(
     paths |= _setup_paths() | _appointment_paths()
     paths |= _crud("webhooks", "Webhook", "webhooks", [], ref("WebhookUpdate"))
     paths |= integration_paths(_json, _body, _errors, _path_id, IDEMPOTENCY, WRITE_ERRORS)
+    paths |= feed_paths(_json, _body, _errors, _path_id, IDEMPOTENCY, WRITE_ERRORS)
     for path, item in _optional_paths().items():
         if served is not None and _served(path, served):
             paths[path] = item
@@ -408,6 +414,8 @@ def build_openapi(
                 "appointments",
                 "webhooks",
                 "integrations",
+                "feeds",
+                "mail",
                 "meta",
             )
         ],

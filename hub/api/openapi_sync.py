@@ -1,4 +1,4 @@
-"""The OpenAPI description of the integrations endpoints (issue 6), merged into the v1 document."""
+"""OpenAPI descriptions of the integrations (issue 6) and feeds (issue 5) endpoints."""
 
 from __future__ import annotations
 
@@ -199,6 +199,105 @@ def integration_paths(
                     "200": json(obj({"retried": {"type": "integer"}}), "queued"),
                     **errors(*write_errors),
                 },
+            }
+        },
+    }
+
+
+def feed_schemas() -> dict[str, Schema]:
+    """Component schemas for secret .ics feeds (issue 5)."""
+    feed = {
+        "id": ID,
+        "scope": {"type": "string", "enum": ["staff", "customer", "location"]},
+        "targetId": {"type": "string"},
+        "createdAt": {"type": "string"},
+        "revoked": {"type": "boolean"},
+        "revokedAt": {"type": "string"},
+    }
+    return {
+        "Feed": obj(feed, ["id", "scope"]),
+        "FeedCreated": obj(
+            feed
+            | {
+                "url": {"type": "string", "description": "the secret URL, shown this once"},
+                "webcalUrl": {"type": "string"},
+            },
+            ["id", "url"],
+        ),
+        "FeedCreate": obj(
+            {"scope": {"type": "string", "enum": ["staff", "customer", "location"]}, "id": ID},
+            ["scope", "id"],
+            additionalProperties=False,
+        ),
+    }
+
+
+def feed_paths(
+    json: Any, body: Any, errors: Any, path_id: Any, idempotency: Any, write_errors: tuple[str, ...]
+) -> dict[str, Any]:
+    """Paths under /api/v1/feeds and /api/v1/mail/status."""
+    tag = ["feeds"]
+    return {
+        "/feeds": {
+            "get": {
+                "tags": tag,
+                "operationId": "listFeeds",
+                "summary": "Feed tokens (never the secret URL itself)",
+                "parameters": [
+                    {
+                        "name": "includeRevoked",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    }
+                ],
+                "responses": {
+                    "200": json(
+                        obj(
+                            {
+                                "data": {"type": "array", "items": ref("Feed")},
+                                "count": {"type": "integer"},
+                            }
+                        ),
+                        "feeds",
+                    ),
+                    **errors("401"),
+                },
+            },
+            "post": {
+                "tags": tag,
+                "operationId": "createFeed",
+                "summary": "A secret .ics feed URL for a staff member, customer or location",
+                "parameters": [idempotency],
+                "requestBody": body(ref("FeedCreate")),
+                "responses": {"201": json(ref("FeedCreated"), "created"), **errors(*write_errors)},
+            },
+        },
+        "/feeds/{id}": {
+            "delete": {
+                "tags": tag,
+                "operationId": "revokeFeed",
+                "summary": "Revoke: the URL answers 404 from now on",
+                "parameters": [path_id()],
+                "responses": {"204": {"description": "revoked"}, **errors("401", "404")},
+            }
+        },
+        "/feeds/{id}/rotate": {
+            "post": {
+                "tags": tag,
+                "operationId": "rotateFeed",
+                "summary": "A new secret URL; the old one stops working",
+                "parameters": [path_id(), idempotency],
+                "requestBody": NO_BODY,
+                "responses": {"200": json(ref("FeedCreated"), "rotated"), **errors(*write_errors)},
+            }
+        },
+        "/mail/status": {
+            "get": {
+                "tags": ["mail"],
+                "operationId": "getMailStatus",
+                "summary": "Outgoing mail delivery: ok, retrying, failing or disabled",
+                "responses": {"200": json({"type": "object"}, "status"), **errors("401")},
             }
         },
     }

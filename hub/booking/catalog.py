@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hub.booking.base import CommandBase
 from hub.booking.fields import Field, apply_fields
@@ -41,6 +42,17 @@ def _slugify(name: str) -> str:
 
 class CatalogCommands(CommandBase):
     """create/update/delete for every ``Kind``; area classes declare kinds and call these."""
+
+    @staticmethod
+    def _flush_unique(uow: UnitOfWork, kind: Kind) -> None:
+        """Flush, turning a unique-constraint clash (a taken slug) into a readable 409."""
+        try:
+            uow.session.flush()
+        except IntegrityError as e:
+            raise Conflict(
+                f"this would clash with an existing record: {kind.what} with the same unique "
+                "value (such as its slug) already exists, or a referenced id is gone"
+            ) from e
 
     def _finish_timed(self, uow: UnitOfWork, obj: Any) -> None:
         TimeRange(obj.start, obj.end)  # raises Invalid when end is not after start
@@ -103,7 +115,7 @@ class CatalogCommands(CommandBase):
             if kind.timed:
                 self._finish_timed(uow, obj)
             uow.session.add(obj)
-            uow.session.flush()
+            self._flush_unique(uow, kind)
             self._announce(uow, kind, obj, "create", "created")
             return kind.view(obj)
 
@@ -151,7 +163,7 @@ class CatalogCommands(CommandBase):
                 obj.sequence += 1
             if hasattr(obj, "updated_at"):
                 obj.updated_at = uow.now
-            uow.session.flush()
+            self._flush_unique(uow, kind)
             # Reassigning a shift is its own trigger: the old and the new staff member both hear.
             suffix = (
                 "reassigned" if kind.entity == "shift" and "resource_id" in changed else "updated"

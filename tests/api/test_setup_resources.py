@@ -233,3 +233,12 @@ def test_reassigning_a_shift(api: Api, ctx: Ctx) -> None:
     assert api.get("/shifts", params={"resourceId": first.json()["id"]}).json()["total"] == 0
     table = api.get("/resources", params={"kind": "table"}).json()["data"][0]
     problem(api.patch(f"/shifts/{shift['id']}", json={"resourceId": table["id"]}), 422, "staff")
+
+
+def test_taking_another_locations_slug_is_a_409_not_a_crash(api: Api) -> None:
+    first = api.post("/locations", json={"name": "One", "timezone": "UTC", "slug": "one"}).json()
+    second = api.post("/locations", json={"name": "Two", "timezone": "UTC", "slug": "two"}).json()
+    clash = api.patch(f"/locations/{second['id']}", json={"slug": first["slug"]})
+    assert clash.status_code == 409
+    assert "slug" in clash.json()["detail"]
+    assert api.get(f"/locations/{second['id']}").json()["slug"] == "two"
