@@ -246,11 +246,15 @@ def _load_event_seats(
 
 
 def busy_ranges(block: BusyBlock, tz: ZoneInfo, window: TimeRange) -> list[TimeRange]:
-    """Occurrences of a busy block inside ``window`` (recurring ones expanded from their iCalendar)."""
-    if not block.recurring or not block.ical:
+    """Occurrences of a busy block inside ``window``, read in the location's zone ``tz``.
+
+    Blocks with iCalendar text (personal CalDAV calendars) are expanded from it, so recurrences,
+    all-day dates and floating times are judged on the local clock; others use their range.
+    """
+    if not block.ical:
         if block.start < window.end and block.range_end > window.start:
             return [TimeRange(block.start, block.range_end)]
         return []
     from hub.ical.expand import busy_occurrences  # local import: ical is optional here
 
-    return busy_occurrences(block.ical, window)
+    return busy_occurrences(block.ical, window, tz)

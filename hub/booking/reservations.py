@@ -53,6 +53,13 @@ CANCELLERS = ("customer", "staff", "system")
 RESCHEDULE_FIELDS = {"start_time", "end_time", "partySize", "resourceIds", "notes", "syncExternal"}
 
 
+def valid_notes(notes: object) -> str | None:
+    """Notes are text of at most 5000 characters, or null."""
+    if notes is not None and (not isinstance(notes, str) or len(notes) > 5000):
+        raise Invalid("notes must be a string of at most 5000 characters")
+    return notes
+
+
 def check_reschedule_fields(data: dict[str, Any]) -> None:
     """Refuse unknown fields and empty changes in a reschedule request."""
     reject_unknown(data, RESCHEDULE_FIELDS, "rescheduling")
@@ -242,9 +249,7 @@ class ReservationCommands(CommandBase):
         if event_id is not None and not isinstance(event_id, str):
             raise Invalid("eventId must be a special event id")
         sync_external = require_bool(data, "syncExternal")
-        notes = data.get("notes")
-        if notes is not None and (not isinstance(notes, str) or len(notes) > 5000):
-            raise Invalid("notes must be a string of at most 5000 characters")
+        notes = valid_notes(data.get("notes"))
         external = data.get("externalIds") or {}
         if not isinstance(external, dict) or not all(isinstance(v, str) for v in external.values()):
             raise Invalid("externalIds must be an object of strings")
@@ -411,7 +416,7 @@ class ReservationCommands(CommandBase):
             customer = self.resolve_customer(uow.session, data["customer"])
             r.customer_id = customer.id
             if "notes" in data:
-                r.notes = data["notes"]
+                r.notes = valid_notes(data["notes"])
             r.status = Status.BOOKED.value
             r.expires_at = None
             r.version += 1
@@ -478,7 +483,7 @@ class ReservationCommands(CommandBase):
                     party,
                     event_id=r.event_id,
                     exclude=[r.id],
-                    sync_external=bool(data.get("syncExternal", False)),
+                    sync_external=require_bool(data, "syncExternal"),
                 )
             svc = service_info(service, rng.duration)
             significant = (rng.start, rng.end, party) != (r.start, r.end, r.party_size)
@@ -491,10 +496,7 @@ class ReservationCommands(CommandBase):
                     for i, res_id in enumerate(resource_ids)
                 ]
             if "notes" in data:
-                notes = data["notes"]
-                if notes is not None and (not isinstance(notes, str) or len(notes) > 5000):
-                    raise Invalid("notes must be a string of at most 5000 characters")
-                r.notes = notes
+                r.notes = valid_notes(data["notes"])
             if significant:
                 r.sequence += 1  # RFC 5546: a new SEQUENCE when time or attendance changes
             r.version += 1

@@ -56,29 +56,32 @@ def validate_rrule(rule: object) -> str:
     if parts["FREQ"].upper() in ("HOURLY", "MINUTELY", "SECONDLY"):
         raise Invalid("rrule frequencies below DAILY are not supported")
     try:
-        rrulestr(text, dtstart=datetime(2026, 1, 1))
+        rrulestr(_naive_until(text, ZoneInfo("UTC")), dtstart=datetime(2026, 1, 1))
     except (ValueError, TypeError) as e:
         raise Invalid(f"rrule {text!r} is not valid: {e}") from e
     return text
 
 
+def _naive_until(text: str, tz: ZoneInfo) -> str:
+    """Rewrite a UTC ``UNTIL=…Z`` as local wall time, the form a naive-dtstart rule compares."""
+    if "UNTIL=" not in text.upper():
+        return text
+    parts = []
+    for chunk in text.split(";"):
+        if chunk.upper().startswith("UNTIL="):
+            value = chunk.split("=", 1)[1]
+            if value.endswith("Z"):
+                fmt = "%Y%m%dT%H%M%SZ" if "T" in value else "%Y%m%dZ"
+                until = datetime.strptime(value, fmt).replace(tzinfo=UTC).astimezone(tz)
+                value = until.strftime("%Y%m%dT%H%M%S")
+            chunk = "UNTIL=" + value
+        parts.append(chunk)
+    return ";".join(parts)
+
+
 def _rule(rule: str, start: datetime, tz: ZoneInfo):  # noqa: ANN202 - dateutil has no stubs
     local_start = start.astimezone(tz).replace(tzinfo=None)
-    text = rule
-    # UNTIL given in UTC (…Z) must be compared as local wall time by a naive dtstart rule.
-    if "UNTIL=" in text.upper():
-        parts = []
-        for chunk in text.split(";"):
-            if chunk.upper().startswith("UNTIL="):
-                value = chunk.split("=", 1)[1]
-                if value.endswith("Z"):
-                    fmt = "%Y%m%dT%H%M%SZ" if "T" in value else "%Y%m%dZ"
-                    until = datetime.strptime(value, fmt).replace(tzinfo=UTC).astimezone(tz)
-                    value = until.strftime("%Y%m%dT%H%M%S")
-                chunk = "UNTIL=" + value
-            parts.append(chunk)
-        text = ";".join(parts)
-    return rrulestr(text, dtstart=local_start)
+    return rrulestr(_naive_until(rule, tz), dtstart=local_start)
 
 
 def occurrence_starts(
@@ -89,9 +92,12 @@ def occurrence_starts(
         yield start
         return
     excluded = {datetime.fromisoformat(x).astimezone(UTC) for x in exdates}
+    # RFC 5545 §3.8.5.3: DTSTART is always the first instance, even when the rule skips it.
+    if start not in excluded:
+        yield start
     for local in _rule(rule, start, tz):
         utc = _localize(local, tz)
-        if utc in excluded:
+        if utc <= start or utc in excluded:
             continue
         yield utc
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import icalendar
 import recurring_ical_events
@@ -10,16 +10,21 @@ import recurring_ical_events
 from hub.domain.timerange import TimeRange
 
 
-def _as_instant(value: date | datetime, end: bool = False) -> datetime:
+def _as_instant(value: date | datetime, local: tzinfo) -> datetime:
+    # All-day dates and floating times mean the wall clock of the person whose calendar it
+    # is: an all-day event in Paris blocks Paris midnight to midnight, not UTC's.
     if isinstance(value, datetime):
-        if value.tzinfo is None:  # floating time: take it as UTC rather than guess
-            return value.replace(tzinfo=UTC)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=local).astimezone(UTC)
         return value.astimezone(UTC)
-    return datetime.combine(value, time(0), tzinfo=UTC)
+    return datetime.combine(value, time(0), tzinfo=local).astimezone(UTC)
 
 
-def busy_occurrences(ical_text: str, window: TimeRange) -> list[TimeRange]:
-    """Opaque VEVENT occurrences of ``ical_text`` that overlap ``window``, as UTC ranges."""
+def busy_occurrences(ical_text: str, window: TimeRange, local: tzinfo = UTC) -> list[TimeRange]:
+    """Opaque VEVENT occurrences of ``ical_text`` overlapping ``window``, as UTC ranges.
+
+    ``local`` is the zone that all-day dates and floating times are read in.
+    """
     cal = icalendar.Calendar.from_ical(ical_text)
     out: list[TimeRange] = []
     for ev in recurring_ical_events.of(cal).between(window.start, window.end):
@@ -35,7 +40,7 @@ def busy_occurrences(ical_text: str, window: TimeRange) -> list[TimeRange]:
             end = start + ev.get("DURATION").dt
         else:
             end = start + (timedelta(days=1) if not isinstance(start, datetime) else timedelta(0))
-        s, e = _as_instant(start), _as_instant(end, end=True)
+        s, e = _as_instant(start, local), _as_instant(end, local)
         if e <= s:
             e = s + timedelta(seconds=1)
         out.append(TimeRange(s, e))
