@@ -129,6 +129,9 @@ class PullResult:
     changes: list[RemoteEvent]
     cursor: dict[str, Any]
     full: bool = False  # a complete listing (first sync or after 410): enables deletion detection
+    # The time range a full listing covered, when it is windowed: only objects inside it count as
+    # deleted when absent (None: the listing covers everything).
+    window: tuple[datetime, datetime] | None = None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,11 @@ def _parse_graph_time(value: dict[str, Any] | None) -> datetime | None:
     return dt.astimezone(UTC)
 
 
+def _iso_utc(graph_time: str) -> str:
+    """Graph's ``2026-01-01T10:00:00.0000000Z`` as plain ISO 8601 UTC (the engine's form)."""
+    return str(graph_time).split(".")[0].rstrip("Z") + "Z"
+
+
 class _SyncStateGone(Exception):
     """410 on a delta/skip token: start a new round."""
 
@@ -241,7 +246,9 @@ class MicrosoftConnector(Connector):
                 f"startDateTime={_iso(start)}&endDateTime={_iso(end)}"
             )
             try:
-                return self._round(first, full=True, started=_iso(datetime.now(UTC)))
+                result = self._round(first, full=True, started=_iso(datetime.now(UTC)))
+                result.window = (start, end)
+                return result
             except _SyncStateGone:
                 continue
         raise TransientError("delta query: the sync state kept expiring during a full round")
@@ -336,6 +343,7 @@ class MicrosoftConnector(Connector):
             "resource": data.get("resource", body["resource"]),
             "callbackUrl": callback_url,
             "expiresAt": data.get("expirationDateTime", body["expirationDateTime"]),
+            "expiration": _iso_utc(data.get("expirationDateTime", body["expirationDateTime"])),
         }
 
     def renew_watch(self, channel: dict[str, Any]) -> dict[str, Any]:
@@ -349,7 +357,8 @@ class MicrosoftConnector(Connector):
         )
         raise_for(resp, "renew subscription")
         data = resp.json()
-        return {**channel, "expiresAt": data.get("expirationDateTime", body["expirationDateTime"])}
+        expires = data.get("expirationDateTime", body["expirationDateTime"])
+        return {**channel, "expiresAt": expires, "expiration": _iso_utc(expires)}
 
     def stop_watch(self, channel: dict[str, Any]) -> None:
         """Delete the subscription; a missing one is fine."""
@@ -368,8 +377,13 @@ class MicrosoftConnector(Connector):
         token = query.get("validationToken")
         if token is not None:
             # Must be echoed as text/plain within 10 s; no I/O happens on this path.
-            return Notification(integration_id=integration, reply=(200, "text/plain", token))
-        channel = self.config.get("channel") or {}
+            return Notification(
+                integration_id=integration,
+                resource_state="handshake",
+                reply=(200, "text/plain", token),
+            )
+        # The engine sets ``self.channel`` from what ``watch`` returned; config is the fallback.
+        channel = self.channel or self.config.get("channel") or {}
         expected = channel.get("token") or self.config.get("clientState")
         if not expected:
             raise RejectedError("no clientState is configured for this subscription")
@@ -381,6 +395,7 @@ class MicrosoftConnector(Connector):
             raise RejectedError("notification carries no value[] items")
         states = []
         sub_id = None
+        got = ""
         for item in items:
             got = str(item.get("clientState") or "")
             if not hmac.compare_digest(got.encode(), str(expected).encode()):
@@ -394,4 +409,5 @@ class MicrosoftConnector(Connector):
             channel_id=sub_id,
             resource_state=",".join(sorted(set(states))),
             reply=(202, "text/plain", ""),
+            token=got,
         )

@@ -243,7 +243,9 @@ class ZohoConnector(Connector):
         end = now + timedelta(days=float(self.config.get("windowFutureDays", 365)))
         seen = {e["uid"]: self._remote(e) for e in self._list_range(start, end)}
         cursor = {"lastmodified": _zoho_time(now - timedelta(seconds=1)), "incrementalPulls": 0}
-        return PullResult(changes=list(seen.values()), cursor=cursor, full=True)
+        return PullResult(
+            changes=list(seen.values()), cursor=cursor, full=True, window=(start, end)
+        )
 
     def _remote(self, item: dict[str, Any]) -> RemoteEvent:
         dat = item.get("dateandtime") or {}

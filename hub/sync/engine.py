@@ -299,6 +299,17 @@ class SyncEngine(InboundSync):
         old = info.cursor.get("channel")
         if old and not force and not _expiring(old):
             return old
+        renew = getattr(conn, "renew_watch", None)
+        if old and renew is not None and not force:
+            # Providers that extend a channel in place (Graph subscriptions): keep its token.
+            try:
+                renewed = renew(old)
+            except NotFoundError:
+                pass  # it is gone: open a new one below
+            else:
+                channel = {**renewed, "openedAt": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")}
+                self.booking.set_integration_cursor(info.id, channel=channel)
+                return channel
         import secrets as _secrets
 
         nonce = _secrets.token_urlsafe(12)
