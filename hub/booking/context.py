@@ -159,7 +159,37 @@ def load_context(
             )
         ):
             ctx.busy.setdefault(bb.resource_id or "", []).extend(busy_ranges(bb, tz, wide))
+        _add_location_wide_busy(session, ctx, location, ids, tz, wide)
     return ctx
+
+
+def _add_location_wide_busy(
+    session: Session,
+    ctx: ScheduleContext,
+    location: Location,
+    ids: Iterable[str],
+    tz: ZoneInfo,
+    wide: TimeRange,
+) -> None:
+    """A location-scoped integration's foreign events with no resource block every resource."""
+    from hub.store.models import Integration  # local: keeps this addition self-contained
+
+    blocks = session.scalars(
+        select(BusyBlock)
+        .join(Integration, Integration.id == BusyBlock.integration_id)
+        .where(
+            BusyBlock.resource_id.is_(None),
+            Integration.location_id == location.id,
+            Integration.resource_id.is_(None),
+            BusyBlock.transparent.is_(False),
+            BusyBlock.start < wide.end,
+            BusyBlock.range_end > wide.start,
+        )
+    )
+    for bb in blocks:
+        ranges = busy_ranges(bb, tz, wide)
+        for rid in ids:
+            ctx.busy.setdefault(rid, []).extend(ranges)
 
 
 def busy_ranges(block: BusyBlock, tz: ZoneInfo, window: TimeRange) -> list[TimeRange]:

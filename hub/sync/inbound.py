@@ -187,6 +187,7 @@ class InboundSync:
             "recurring": bool(rule),
             "ical": ev.ical if rule else None,
             "etag": ev.etag,
+            "resource_ids": list(ev.resource_ids),
         }
 
     def _apply(

@@ -130,6 +130,7 @@ def content_hash(event: OutboundEvent) -> str:
         "start": iso_z(event.start),
         "end": iso_z(event.end),
         "rrule": getattr(event, "rrule", None),
+        "resources": sorted(event.resource_ids),  # whose sub-calendar it files under (Teamup)
     }
     full = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
     return full + timing_hash(event.start, event.end)
@@ -210,6 +211,7 @@ def _reservation_event(
         status="confirmed",
         color=row.color,
         busy=True,
+        resource_ids=tuple(res_id for res_id, _ in resources),
     )
     return row, resources, event
 
@@ -232,6 +234,7 @@ def _shift_event(s: Session, sh: Shift) -> OutboundEvent:
         location=(loc.address or loc.name) if loc else "",
         color=res.color if res else None,
         busy=False,  # working hours are not busy time
+        resource_ids=(sh.resource_id,),
     )
 
 

@@ -271,3 +271,43 @@ def test_revoked_microsoft_grant_errors_one_integration_and_reconnect_resumes(
         drain(services, worker)
         assert api.get(f"/integrations/{a}").json()["status"] == "Active"
         assert len(ha.ours(ra["id"])) == 1
+
+
+def test_location_scoped_foreign_events_block_the_whole_location_unless_the_remote_says_whom(
+    services: Services, cafe: dict, staff: dict, api: Api
+) -> None:
+    engine = SyncEngine(services)
+    worker = make_worker(services, engine)
+    anna, ben = staff["anna"]["id"], staff["ben"]["id"]
+    loc = {"locationId": cafe["location"]["id"]}
+    day = next_weekday(1, 9)
+    with running("microsoft") as ms, running("teamup") as tu:
+        # A shared business calendar: a closure entered there blocks every resource.
+        shared = _connect(api, ms, loc, "Front desk")
+        _pull(engine, ms, shared)
+        ms.user_create("Team meeting", day, day + timedelta(hours=1))
+        _pull(engine, ms, shared)
+        assert not _free(api, cafe, anna, day) and not _free(api, cafe, ben, day)
+        assert _free(api, cafe, anna, day + timedelta(hours=2))
+
+        # Teamup tells whose sub-calendar an event sits in: only that staff member is blocked.
+        tu.config = {
+            **tu.config,
+            "subcalendarId": None,
+            "subcalendarMap": {anna: tu.sub, ben: tu.other_sub},
+        }
+        team = _connect(api, tu, loc, "Teamup")
+        _pull(engine, tu, team)
+        slot = day + timedelta(hours=3)
+        tu.user_create("Anna's doctor", slot, slot + timedelta(hours=1))  # in Anna's sub-calendar
+        _pull(engine, tu, team)
+        assert not _free(api, cafe, anna, slot) and _free(api, cafe, ben, slot)
+
+        # Outbound, a location-wide integration files Ben's booking under Ben's sub-calendar.
+        rb = _book(api, cafe, ben, day + timedelta(hours=5))
+        drain(services, worker)
+        [ev] = [
+            e for e in tu.server.events() if e.get("remote_id") == f"calhub:reservation:{rb['id']}"
+        ]
+        assert ev["subcalendar_ids"] == [tu.other_sub]
+        assert len(ms.ours(rb["id"])) == 1  # the shared calendar carries every booking
