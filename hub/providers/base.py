@@ -158,6 +158,9 @@ class Connector:
     oauth_authorize_url: ClassVar[str | None] = None
     oauth_token_url: ClassVar[str | None] = None
     oauth_scopes: ClassVar[tuple[str, ...]] = ()
+    # False for providers with no deletion feed (Zoho): the engine then takes our own events'
+    # absence from a full listing as their deletion. Otherwise absence is drift, repaired.
+    reports_deletions: ClassVar[bool] = True
 
     @classmethod
     def validate_setup(cls, config: dict[str, Any], credentials: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from hub.providers.base import (
     RemoteRef,
     TransientError,
 )
-from hub.providers.oauth import BearerTokens
+from hub.providers.oauth import OAuth2Client
 
 DEFAULT_BASE_URL = "https://www.googleapis.com/calendar/v3"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
@@ -205,32 +205,20 @@ class GoogleCalendar(Connector):
         self.events_url = (
             f"{self.base}/calendars/{quote(self.config['calendarId'], safe='')}/events"
         )
-        self.tokens = BearerTokens(
-            LABEL,
-            self.credentials,
-            self.config,
+        self.tokens = OAuth2Client(
+            self.http,
             self.config.get("tokenUrl") or DEFAULT_TOKEN_URL,
+            self.credentials,
             self.save_credentials,
-            timeout=getattr(self.http, "_timeout", (5.0, 20.0)),
+            label=LABEL,
+            config=self.config,
         )
 
     # ---- HTTP ---------------------------------------------------------------------------------
 
     def _call(self, method: str, url: str, **kw: Any) -> requests.Response:
         """One API call with a fresh bearer token; one refresh-and-retry on 401."""
-        for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {self.tokens.access_token()}"}
-            try:
-                resp = self.http.request(method, url, headers=headers, **kw)
-            except requests.Timeout as e:
-                raise TransientError(f"{LABEL} did not answer in time ({method})") from e
-            except requests.RequestException as e:
-                raise TransientError(f"{LABEL} unreachable: {e.__class__.__name__}") from e
-            if resp.status_code == 401 and attempt == 1:
-                self.tokens.refresh()
-                continue
-            return resp
-        return resp
+        return self.tokens.request(method, url, f"{LABEL} {method}", **kw)
 
     @staticmethod
     def _reason(resp: requests.Response) -> str:

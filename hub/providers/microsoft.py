@@ -43,7 +43,8 @@ from hub.providers.base import (
     RemoteRef,
     TransientError,
 )
-from hub.providers.support import OAuth2Client, raise_for
+from hub.providers.oauth import OAuth2Client
+from hub.providers.support import raise_for
 
 DEFAULT_BASE = "https://graph.microsoft.com/v1.0"
 DEFAULT_TOKEN = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
@@ -115,7 +116,13 @@ class MicrosoftConnector(Connector):
         )
         extra = {"scope": str(cfg["scope"])} if cfg.get("scope") else {}
         self.oauth = OAuth2Client(
-            self.http, token_url, self.credentials, self.save_credentials, extra_form=extra
+            self.http,
+            token_url,
+            self.credentials,
+            self.save_credentials,
+            label="Microsoft",
+            config=cfg,
+            extra_form=extra,
         )
         self.page_size = int(cfg.get("pageSize") or 100)
 

@@ -233,8 +233,9 @@ class InboundSync:
                 if rid not in seen
                 and (win is None or (b.start >= win[0] and b.range_end <= win[1]))
             )
-            # Our own events too: providers without a deletion feed (Zoho) only show deletions so.
-            ours.extend(self._absent_ours(info, seen, win, listed_at or now))
+            if not getattr(conn, "reports_deletions", True):
+                # Our own events too, where the provider has no deletion feed (Zoho).
+                ours.extend(self._absent_ours(info, seen, win, listed_at or now))
         # The guard counts what matters now: current and future busy time and our live events.
         current = {rid for rid, b in blocks.items() if b.range_end >= now}
         live_links = [link for link in by_object.values() if not link.deleted]

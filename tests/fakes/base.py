@@ -11,18 +11,31 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.support import free_port
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log, and Nagle off so small answers are not held back waiting for ACKs."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 @dataclass
@@ -36,6 +49,7 @@ class Faults:
     seed: int | None = None
     scripted: list[tuple[str, float | None, str | None]] = field(default_factory=list)
     injected: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)  # injected faults per kind
     _rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
@@ -47,10 +61,13 @@ class Faults:
         if self.scripted and self.scripted[0][2] in (None, method):
             self.injected += 1
             kind, retry_after, _m = self.scripted.pop(0)
+            self.by_kind[kind] += 1
             return kind, retry_after
         if self.rate and self._rng.random() < self.rate:
             self.injected += 1
-            return self._rng.choice(self.kinds), self.retry_after
+            kind = self._rng.choice(self.kinds)
+            self.by_kind[kind] += 1
+            return kind, self.retry_after
         return None
 
 
@@ -138,6 +155,8 @@ class FakeServer:
 
     #: paths (prefixes) never subject to injected faults (e.g. a test-control endpoint)
     fault_exempt: tuple[str, ...] = ()
+    #: when set, only paths under one of these prefixes are subject to injected faults
+    fault_only: tuple[str, ...] = ()
 
     def __init__(self, name: str) -> None:
         self.app = Flask(name)
@@ -156,7 +175,9 @@ class FakeServer:
 
     def start(self) -> FakeServer:
         """Serve in the background; returns self."""
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", self.port, self.app, threaded=True, request_handler=QuietHandler
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -206,6 +227,8 @@ class FakeServer:
         with self.lock:
             self.calls.append((request.method, request.path))
         if any(request.path.startswith(p) for p in self.fault_exempt):
+            return None
+        if self.fault_only and not any(request.path.startswith(p) for p in self.fault_only):
             return None
         fault = self.faults.pick(request.method)
         if fault is None:
