@@ -98,6 +98,16 @@ class MicrosoftConnector(Connector):
     capabilities: ClassVar[Capability] = (
         Capability.PUSH | Capability.PULL | Capability.WATCH | Capability.WEBHOOK
     )
+    # The browser connect flow (/oauth/microsoft/start); config authorizeUrl/tokenUrl override
+    # these for a single-tenant app (login.microsoftonline.com/<tenant>/…).
+    oauth_authorize_url: ClassVar[str | None] = (
+        "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
+    )
+    oauth_token_url: ClassVar[str | None] = DEFAULT_TOKEN.replace("{tenant}", "common")
+    oauth_scopes: ClassVar[tuple[str, ...]] = (
+        "offline_access",
+        "https://graph.microsoft.com/Calendars.ReadWrite",
+    )
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)

@@ -8,6 +8,9 @@ timeout — the nastiest case for idempotency) the real handler runs.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import random
 import secrets
@@ -18,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -81,7 +85,44 @@ class OAuthTokens:
         self.refresh_tokens: set[str] = set()
         self.revoked = False
         self.refreshes = 0
+        self.codes: dict[str, dict[str, str]] = {}  # authorization code -> redirect, challenge
         self.lock = threading.Lock()
+
+    def authorize(self, args: dict[str, str]) -> tuple[int, str]:
+        """An auto-consenting authorize endpoint (PKCE S256 required): (302, where) or (400, why)."""
+        if args.get("response_type") != "code" or args.get("client_id") != self.client_id:
+            return 400, "invalid_client or response_type"
+        if args.get("code_challenge_method") != "S256" or not args.get("code_challenge"):
+            return 400, "PKCE with S256 is required"
+        if not args.get("redirect_uri"):
+            return 400, "redirect_uri is required"
+        code = "code-" + secrets.token_urlsafe(16)
+        with self.lock:
+            self.codes[code] = {
+                "redirect_uri": args["redirect_uri"],
+                "challenge": args["code_challenge"],
+            }
+        query = urlencode({"code": code, "state": args.get("state", "")})
+        return 302, f"{args['redirect_uri']}?{query}"
+
+    def _exchange(self, form: dict[str, str], lifetime: float) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            entry = self.codes.pop(form.get("code", ""), None)
+        if entry is None or entry["redirect_uri"] != form.get("redirect_uri"):
+            return 400, {"error": "invalid_grant", "error_description": "Malformed auth code."}
+        verifier = form.get("code_verifier", "").encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+        if not hmac.compare_digest(digest, entry["challenge"]):
+            return 400, {"error": "invalid_grant", "error_description": "Invalid code verifier."}
+        grant = self.issue(lifetime)
+        with self.lock:
+            self.revoked = False  # the user consented again
+        return 200, {
+            "access_token": grant["accessToken"],
+            "refresh_token": grant["refreshToken"],
+            "token_type": "Bearer",
+            "expires_in": int(lifetime),
+        }
 
     def issue(self, lifetime: float = 3600.0) -> dict[str, Any]:
         """A fresh grant as a client would store it after connecting."""
@@ -119,13 +160,15 @@ class OAuthTokens:
     def refresh(
         self, form: dict[str, str], rotate: bool = True, lifetime: float = 3600.0
     ) -> tuple[int, dict[str, Any]]:
-        """Answer a refresh_token grant: (status, json body) per RFC 6749 §5."""
-        if form.get("grant_type") != "refresh_token":
+        """Answer a refresh_token (or authorization_code) grant: (status, json body), RFC 6749 §5."""
+        if form.get("grant_type") not in ("refresh_token", "authorization_code"):
             return 400, {"error": "unsupported_grant_type"}
         if form.get("client_id") != self.client_id or form.get("client_secret") != (
             self.client_secret
         ):
             return 401, {"error": "invalid_client"}
+        if form["grant_type"] == "authorization_code":
+            return self._exchange(form, lifetime)
         with self.lock:
             rt = form.get("refresh_token", "")
             if self.revoked or rt not in self.refresh_tokens:
@@ -286,3 +329,13 @@ def json_error(
 
 
 Handler = Callable[..., Any]
+
+
+def token_form() -> dict[str, str]:
+    """The token request's form, with HTTP Basic client credentials folded in (RFC 6749 §2.3.1)."""
+    form = request.form.to_dict()
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        form.setdefault("client_id", auth.username or "")
+        form.setdefault("client_secret", auth.password or "")
+    return form

@@ -311,3 +311,27 @@ def test_location_scoped_foreign_events_block_the_whole_location_unless_the_remo
         ]
         assert ev["subcalendar_ids"] == [tu.other_sub]
         assert len(ms.ours(rb["id"])) == 1  # the shared calendar carries every booking
+
+
+def test_microsoft_connects_in_the_browser_with_pkce(
+    services: Services, cafe: dict, staff: dict, api: Api, live: Any
+) -> None:
+    import requests
+
+    with running("microsoft") as h:
+        body = h.api_body({"resourceId": staff["anna"]["id"]})
+        body["config"]["authorizeUrl"] = h.server.url + "/common/oauth2/v2.0/authorize"
+        body["credentials"] = {
+            "clientId": h.server.tokens.client_id,
+            "clientSecret": h.server.tokens.client_secret,
+        }
+        integ = api.post("/integrations", json=body).json()
+        assert integ["status"] == "Disconnected" and integ["connectUrl"].startswith(live.url)
+
+        page = requests.Session().get(integ["connectUrl"], timeout=10)  # → consent → calhub
+        assert page.status_code == 200 and "Connected" in page.text, page.text
+        assert api.get(f"/integrations/{integ['id']}").json()["status"] == "Active"
+
+        appt = _book(api, cafe, staff["anna"]["id"], next_weekday(2, 13))
+        drain(services, make_worker(services, SyncEngine(services)))
+        assert len(h.ours(appt["id"])) == 1  # the tokens from the code exchange work
