@@ -31,6 +31,7 @@ from hub.providers.base import (
     TransientError,
 )
 from hub.providers.oauth import OAuth2Client
+from hub.providers.support import parse_retry_after
 
 DEFAULT_BASE_URL = "https://www.googleapis.com/calendar/v3"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
@@ -238,17 +239,10 @@ class GoogleCalendar(Connector):
         code = resp.status_code
         reason = self._reason(resp)
         if code in (429, 500, 502, 503, 504) or (code == 403 and "rateLimitExceeded" in reason):
-            retry_after = None
-            header = resp.headers.get("Retry-After")
-            if header:
-                try:
-                    retry_after = float(header)
-                except ValueError:
-                    retry_after = None
             raise TransientError(
                 f"{LABEL} {what}: HTTP {code} {reason}".strip(),
                 status=code,
-                retry_after=retry_after,
+                retry_after=parse_retry_after(resp.headers.get("Retry-After")),
             )
         if code == 401:
             raise AuthError(

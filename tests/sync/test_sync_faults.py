@@ -172,9 +172,9 @@ def test_thousand_changes_through_faults_and_a_killed_worker(
                 p.terminate()
                 p.wait(15)
         log.close()
+    kinds = gsim.faults.by_kind
     gsim.set_faults(0.0)
     assert killed
-    kinds = gsim.faults.by_kind
     assert sum(kinds.values()) > 100 and set(kinds) == {"500", "429", "timeout"}
     assert_mirrors(services, gsim)
 
