@@ -31,7 +31,7 @@ from hub.providers.base import (
     TransientError,
 )
 from hub.providers.oauth import OAuth2Client
-from hub.providers.support import parse_retry_after
+from hub.providers.support import parse_retry_after, recurrence_lines
 
 DEFAULT_BASE_URL = "https://www.googleapis.com/calendar/v3"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
@@ -282,7 +282,13 @@ class GoogleCalendar(Connector):
         cid = color_id(event.color)
         if cid:
             body["colorId"] = cid
+        if event.entity == "shift":  # expanded in start.timeZone; [] clears a dropped rule
+            body["recurrence"] = recurrence_lines(event)
         return body
+
+    def supports(self, event: OutboundEvent) -> bool:
+        """Google shows recurring events (RRULE/EXDATE in ``recurrence``)."""
+        return True
 
     def remote_id_for(self, entity: str, entity_id: str) -> str | None:
         """Google takes client-supplied ids: ours are deterministic."""

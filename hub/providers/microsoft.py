@@ -82,6 +82,75 @@ def _iso_utc(graph_time: str) -> str:
     return str(graph_time).split(".")[0].rstrip("Z") + "Z"
 
 
+GRAPH_DAYS = {
+    "MO": "monday",
+    "TU": "tuesday",
+    "WE": "wednesday",
+    "TH": "thursday",
+    "FR": "friday",
+    "SA": "saturday",
+    "SU": "sunday",
+}
+
+
+def patterned_recurrence(event: OutboundEvent) -> dict[str, Any] | None:
+    """Graph's patternedRecurrence for the event's RRULE, or None when Graph cannot say it.
+
+    Covers DAILY, WEEKLY (BYDAY), MONTHLY (one BYMONTHDAY) with INTERVAL, COUNT or UNTIL.
+    """
+    if not event.rrule:
+        return None
+    parts = dict(p.split("=", 1) for p in event.rrule.upper().split(";") if "=" in p)
+    known = {"FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "BYMONTHDAY", "WKST"}
+    if set(parts) - known:
+        return None
+    tz = ZoneInfo(event.timezone)
+    local_start = event.start.astimezone(tz)
+    interval = int(parts.get("INTERVAL", "1"))
+    days = [d for d in parts.get("BYDAY", "").split(",") if d]
+    if any(d not in GRAPH_DAYS for d in days):
+        return None  # ordinal BYDAY (e.g. 2MO) is a relative pattern: not covered
+    freq = parts.get("FREQ")
+    pattern: dict[str, Any]
+    if freq == "DAILY" and not days and "BYMONTHDAY" not in parts:
+        pattern = {"type": "daily", "interval": interval}
+    elif (freq == "WEEKLY" or (freq == "DAILY" and interval == 1)) and "BYMONTHDAY" not in parts:
+        weekday = list(GRAPH_DAYS)[local_start.weekday()]
+        pattern = {
+            "type": "weekly",
+            "interval": interval if freq == "WEEKLY" else 1,
+            "daysOfWeek": [GRAPH_DAYS[d] for d in (days or [weekday])],
+            "firstDayOfWeek": GRAPH_DAYS.get(parts.get("WKST", "MO"), "monday"),
+        }
+    elif freq == "MONTHLY" and not days and parts.get("BYMONTHDAY", "").isdigit():
+        pattern = {
+            "type": "absoluteMonthly",
+            "interval": interval,
+            "dayOfMonth": int(parts["BYMONTHDAY"]),
+        }
+    elif freq == "MONTHLY" and not days and "BYMONTHDAY" not in parts:
+        pattern = {"type": "absoluteMonthly", "interval": interval, "dayOfMonth": local_start.day}
+    else:
+        return None
+    rng: dict[str, Any] = {
+        "startDate": local_start.date().isoformat(),
+        "recurrenceTimeZone": event.timezone,
+    }
+    if "COUNT" in parts:
+        rng.update(type="numbered", numberOfOccurrences=int(parts["COUNT"]))
+    elif "UNTIL" in parts:
+        raw = parts["UNTIL"]
+        until = (
+            datetime.strptime(raw[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC).astimezone(tz)
+            if "T" in raw
+            else datetime.strptime(raw[:8], "%Y%m%d")
+        )
+        rng.update(type="endDate", endDate=until.date().isoformat())
+    else:
+        rng["type"] = "noEnd"
+    return {"pattern": pattern, "range": rng}
+
+
 class _SyncStateGone(Exception):
     """410 on a delta/skip token: start a new round."""
 
@@ -172,7 +241,24 @@ class MicrosoftConnector(Connector):
         categories = self.config.get("categories")
         if categories:
             body["categories"] = list(categories)
+        if event.entity == "shift":
+            recurrence = patterned_recurrence(event)
+            body["recurrence"] = recurrence  # None removes a dropped rule
+            if recurrence is not None:  # expanded in local time: start/end in the same zone
+                tz = ZoneInfo(event.timezone)
+                for key, when in (("start", event.start), ("end", event.end)):
+                    local = when.astimezone(tz).strftime("%Y-%m-%dT%H:%M:%S")
+                    body[key] = {"dateTime": local, "timeZone": event.timezone}
         return body
+
+    def supports(self, event: OutboundEvent) -> bool:
+        """Recurring events whose rule Graph's patterns express, without left-out dates.
+
+        (Graph leaves occurrences out only by deleting instances one by one: not done here.)
+        """
+        return event.rrule is None or (
+            not event.exdates and patterned_recurrence(event) is not None
+        )
 
     def push(self, event: OutboundEvent, existing: RemoteRef | None) -> PushResult:
         """Create (idempotently, via transactionId) or update the Graph event."""

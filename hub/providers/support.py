@@ -105,6 +105,20 @@ def send(
         raise TransientError(f"{what}: request failed ({e})") from e
 
 
+def recurrence_lines(event: Any) -> list[str]:
+    """RFC 5545 RRULE/EXDATE lines of a recurring OutboundEvent (local times in its zone)."""
+    if not event.rrule:
+        return []
+    from zoneinfo import ZoneInfo
+
+    lines = [f"RRULE:{event.rrule}"]
+    if event.exdates:
+        tz = ZoneInfo(event.timezone)
+        local = ",".join(x.astimezone(tz).strftime("%Y%m%dT%H%M%S") for x in event.exdates)
+        lines.append(f"EXDATE;TZID={event.timezone}:{local}")
+    return lines
+
+
 def require(config: Mapping[str, Any], key: str, provider: str) -> Any:
     """A mandatory config/credentials value, or a RejectedError naming it."""
     value = config.get(key)

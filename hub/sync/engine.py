@@ -218,6 +218,9 @@ class SyncEngine(InboundSync):
         conn = self.connector(info)
         if not conn.capabilities & Capability.PUSH:
             return "skipped"
+        if desired.event is not None and not conn.supports(desired.event):
+            # e.g. a recurring shift on a provider without recurrence: not shown (nor half-shown)
+            desired = Desired(desired.entity, desired.entity_id, desired.version, None)
         if desired.event is None:
             if link is None or (link.deleted and not force):
                 return "skipped"

@@ -513,8 +513,8 @@ class InboundSync:
                 drift = True
             if drift:
                 try:
-                    self.apply_desired(info, desired, link, force=True)
-                    summary.repaired += 1
+                    if self.apply_desired(info, desired, link, force=True) != "skipped":
+                        summary.repaired += 1
                 except TransientError as e:
                     logger.info("reconcile of %s postponed for %s: %s", info.name, key, e)
                 except AuthError as e:

@@ -34,6 +34,7 @@ from flask import Response, redirect, request
 
 from tests.fakes.base import FakeServer
 
+RECURRENCE_KINDS = ("RRULE", "EXRULE", "RDATE", "EXDATE")
 ID_RE = re.compile(r"^[a-v0-9]{5,1024}$")
 NO_SYNC_WITH = (
     "timeMin",
@@ -345,6 +346,8 @@ class GoogleCalendarSim(FakeServer):
                 return _err(400, "Missing end time.", "required")
             if _instant(body["end"]) < _instant(body["start"]):
                 return _err(400, "The specified time range is empty.", "timeRangeEmpty")
+            if (bad := _bad_recurrence(body)) is not None:
+                return bad
             with sim.lock:
                 eid = body.get("id")
                 if eid is not None:
@@ -571,6 +574,20 @@ class GoogleCalendarSim(FakeServer):
                 access, refresh = sim._issue(client_id)
                 return _token_json(access, refresh, sim.access_ttl)
             return _oauth_err(400, "unsupported_grant_type", f"Invalid grant_type: {grant}")
+
+
+def _bad_recurrence(body: dict[str, Any]) -> Response | None:
+    """Google's rules for ``recurrence``: RFC 5545 lines; a recurring event needs a timeZone."""
+    rec = body.get("recurrence")
+    if not rec:
+        return None
+    if not isinstance(rec, list) or not all(
+        isinstance(x, str) and x.split(":", 1)[0].split(";", 1)[0] in RECURRENCE_KINDS for x in rec
+    ):
+        return _err(400, "Invalid recurrence rule.", "invalid")
+    if not (body.get("start") or {}).get("timeZone"):
+        return _err(400, "Missing time zone definition for start time.", "missingTimeZone")
+    return None
 
 
 def _oauth_err(status: int, error: str, description: str) -> Response:

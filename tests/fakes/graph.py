@@ -136,6 +136,7 @@ class GraphFake(FakeServer):
             "categories",
             "singleValueExtendedProperties",
             "isCancelled",
+            "recurrence",
         ):
             if key in body:
                 ev[key] = body[key]
