@@ -235,6 +235,21 @@ def test_graph_push_handshake_notifications_and_no_echo(
         got = api.get(f"/appointments/{appt['id']}").json()
         assert _at(got["start_time"]) == day + timedelta(hours=3) and not got.get("flagged")
 
+        # Lifecycle: Graph dropped the subscription and says so; the hub opens a new one.
+        gone = h.server.subscriptions.pop(channel["id"])
+        life = {
+            "value": [
+                {
+                    "subscriptionId": gone["id"],
+                    "clientState": gone["clientState"],
+                    "lifecycleEvent": "subscriptionRemoved",
+                }
+            ]
+        }
+        assert requests.post(probe, json=life, timeout=10).status_code == 202
+        _wait(lambda: len(h.server.subscriptions) == 1)
+        assert engine.integration(integ).cursor["channel"]["id"] in h.server.subscriptions
+
 
 def test_revoked_microsoft_grant_errors_one_integration_and_reconnect_resumes(
     services: Services, cafe: dict, staff: dict, api: Api
