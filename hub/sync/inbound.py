@@ -35,6 +35,7 @@ from hub.providers.base import (
 from hub.store.models import BusyBlock, Location, RemoteLink, Reservation, Shift
 from hub.sync.mapping import (
     DELETED,
+    NOT_MIRRORED,
     IntegrationInfo,
     LinkInfo,
     content_hash,
@@ -301,6 +302,8 @@ class InboundSync:
                         RemoteLink.updated_at < listed_at,
                     )
                 )
+                if model is Reservation:  # calhub is deleting those itself (no race with it)
+                    q = q.where(Reservation.status.not_in(NOT_MIRRORED))
                 for remote_id, entity_id, start, end in s.execute(q):
                     if remote_id in seen:
                         continue
