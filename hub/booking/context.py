@@ -25,6 +25,7 @@ from hub.domain.timerange import TimeRange
 from hub.store.models import (
     Blackout,
     BusyBlock,
+    Integration,
     Location,
     Reservation,
     ReservationResource,
@@ -222,6 +223,7 @@ def load_context(
             )
         ):
             ctx.busy.setdefault(bb.resource_id or "", []).extend(busy_ranges(bb, tz, wide))
+        _add_location_wide_busy(session, ctx, location, ids, tz, wide)
     return ctx
 
 
@@ -243,6 +245,33 @@ def _load_event_seats(
             if t.event_id == ev.id and ev.range.start <= t.start < ev.range.end
         )
         ctx.event_load[event_key(ev)] = seats
+
+
+def _add_location_wide_busy(
+    session: Session,
+    ctx: ScheduleContext,
+    location: Location,
+    ids: Iterable[str],
+    tz: ZoneInfo,
+    wide: TimeRange,
+) -> None:
+    """A location-scoped integration's foreign events with no resource block every resource."""
+    blocks = session.scalars(
+        select(BusyBlock)
+        .join(Integration, Integration.id == BusyBlock.integration_id)
+        .where(
+            BusyBlock.resource_id.is_(None),
+            Integration.location_id == location.id,
+            Integration.resource_id.is_(None),
+            BusyBlock.transparent.is_(False),
+            BusyBlock.start < wide.end,
+            BusyBlock.range_end > wide.start,
+        )
+    )
+    for bb in blocks:
+        ranges = busy_ranges(bb, tz, wide)
+        for rid in ids:
+            ctx.busy.setdefault(rid, []).extend(ranges)
 
 
 def busy_ranges(block: BusyBlock, tz: ZoneInfo, window: TimeRange) -> list[TimeRange]:

@@ -435,11 +435,11 @@ class IntegrationCommands(CommandBase):
                     "recurring": bool(u.get("recurring", False)),
                     "ical": u.get("ical"),
                     "etag": (u.get("etag") or "")[:80] or new_id(),
+                    "resource_id": _block_resource(i, u.get("resource_ids") or ()),
                 }
                 if b is None:
                     b = BusyBlock(
                         id=new_id(),
-                        resource_id=i.resource_id,
                         integration_id=i.id,
                         remote_id=u["remote_id"],
                         uid=f"{u['remote_id'][:400]}@{i.provider}",
@@ -498,3 +498,13 @@ class IntegrationCommands(CommandBase):
                 )
                 or 0
             )
+
+
+def _block_resource(i: Integration, resource_ids: Any) -> str | None:
+    """Whose time a foreign event blocks: the staff member of a staff-scoped integration; in a
+    location-scoped one the single resource the connector named (Teamup sub-calendar), else
+    None = every resource of the location (also when it names several)."""
+    if i.resource_id:
+        return i.resource_id
+    ids = list(resource_ids)
+    return ids[0] if len(ids) == 1 else None

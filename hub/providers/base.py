@@ -79,6 +79,10 @@ class OutboundEvent:
     # The calhub resources (staff, tables) the event occupies: lets a location-wide integration
     # file it under each staff member's own remote sub-calendar (Teamup).
     resource_ids: tuple[str, ...] = ()
+    # A recurring item (a weekly shift): the RFC 5545 RRULE value without "RRULE:", expanded in
+    # ``timezone`` from ``start``; ``exdates`` are the UTC starts of occurrences left out.
+    rrule: str | None = None
+    exdates: tuple[datetime, ...] = ()
 
     def remote_id_seed(self) -> str:
         """A deterministic id base for providers that accept client ids (stable per object)."""
@@ -129,6 +133,9 @@ class PullResult:
     changes: list[RemoteEvent]
     cursor: dict[str, Any]
     full: bool = False  # a complete listing (first sync or after 410): enables deletion detection
+    # The time range a full listing covered, when it is windowed: only objects inside it count as
+    # deleted when absent (None: the listing covers everything).
+    window: tuple[datetime, datetime] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,13 @@ class Connector:
     oauth_authorize_url: ClassVar[str | None] = None
     oauth_token_url: ClassVar[str | None] = None
     oauth_scopes: ClassVar[tuple[str, ...]] = ()
+    # False for providers with no deletion feed (Zoho): the engine then takes our own events'
+    # absence from a full listing as their deletion. Otherwise absence is drift, repaired.
+    reports_deletions: ClassVar[bool] = True
+
+    def supports(self, event: OutboundEvent) -> bool:
+        """Whether this connector can show ``event`` faithfully (recurring ones need support)."""
+        return event.rrule is None
 
     @classmethod
     def validate_setup(cls, config: dict[str, Any], credentials: dict[str, Any]) -> None:

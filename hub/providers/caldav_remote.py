@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 
@@ -91,7 +92,7 @@ def _translate(e: Exception, what: str) -> ProviderError:
 
 
 def _ical_for(event: OutboundEvent) -> str:
-    from icalendar import Calendar, Event
+    from icalendar import Calendar, Event, vRecur
 
     cal = Calendar()
     cal.add("prodid", "-//calhub//calhub//EN")
@@ -99,8 +100,14 @@ def _ical_for(event: OutboundEvent) -> str:
     ev = Event()
     ev.add("uid", event.uid)
     ev.add("dtstamp", datetime.now(UTC))
-    ev.add("dtstart", event.start.astimezone(UTC))
-    ev.add("dtend", event.end.astimezone(UTC))
+    # A recurring item repeats in local time (DST-proof): DTSTART with TZID + its VTIMEZONE.
+    zone = ZoneInfo(event.timezone) if event.rrule else UTC
+    ev.add("dtstart", event.start.astimezone(zone))
+    ev.add("dtend", event.end.astimezone(zone))
+    if event.rrule:
+        ev.add("rrule", vRecur.from_ical(event.rrule))
+        if event.exdates:
+            ev.add("exdate", [x.astimezone(zone) for x in event.exdates])
     ev.add("summary", event.summary)
     if event.description:
         ev.add("description", event.description)
@@ -116,6 +123,8 @@ def _ical_for(event: OutboundEvent) -> str:
         ev.add("color", event.color)
     ev.add(X_PROP, f"{event.entity}:{event.entity_id}")
     cal.add_component(ev)
+    if event.rrule:
+        cal.add_missing_timezones()
     return cal.to_ical().decode()
 
 
@@ -138,6 +147,10 @@ class CalDAVConnector(Connector):
     auth_scheme: ClassVar[str] = "basic"
     capabilities: ClassVar[Capability] = Capability.PUSH | Capability.PULL
     preset: ClassVar[str | None] = None
+
+    def supports(self, event: OutboundEvent) -> bool:
+        """CalDAV shows recurring events (RRULE/EXDATE with a VTIMEZONE)."""
+        return True
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)

@@ -30,7 +30,8 @@ from hub.providers.base import (
     RemoteRef,
     TransientError,
 )
-from hub.providers.oauth import BearerTokens
+from hub.providers.oauth import OAuth2Client
+from hub.providers.support import parse_retry_after, recurrence_lines
 
 DEFAULT_BASE_URL = "https://www.googleapis.com/calendar/v3"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
@@ -205,32 +206,20 @@ class GoogleCalendar(Connector):
         self.events_url = (
             f"{self.base}/calendars/{quote(self.config['calendarId'], safe='')}/events"
         )
-        self.tokens = BearerTokens(
-            LABEL,
-            self.credentials,
-            self.config,
+        self.tokens = OAuth2Client(
+            self.http,
             self.config.get("tokenUrl") or DEFAULT_TOKEN_URL,
+            self.credentials,
             self.save_credentials,
-            timeout=getattr(self.http, "_timeout", (5.0, 20.0)),
+            label=LABEL,
+            config=self.config,
         )
 
     # ---- HTTP ---------------------------------------------------------------------------------
 
     def _call(self, method: str, url: str, **kw: Any) -> requests.Response:
         """One API call with a fresh bearer token; one refresh-and-retry on 401."""
-        for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {self.tokens.access_token()}"}
-            try:
-                resp = self.http.request(method, url, headers=headers, **kw)
-            except requests.Timeout as e:
-                raise TransientError(f"{LABEL} did not answer in time ({method})") from e
-            except requests.RequestException as e:
-                raise TransientError(f"{LABEL} unreachable: {e.__class__.__name__}") from e
-            if resp.status_code == 401 and attempt == 1:
-                self.tokens.refresh()
-                continue
-            return resp
-        return resp
+        return self.tokens.request(method, url, f"{LABEL} {method}", **kw)
 
     @staticmethod
     def _reason(resp: requests.Response) -> str:
@@ -250,17 +239,10 @@ class GoogleCalendar(Connector):
         code = resp.status_code
         reason = self._reason(resp)
         if code in (429, 500, 502, 503, 504) or (code == 403 and "rateLimitExceeded" in reason):
-            retry_after = None
-            header = resp.headers.get("Retry-After")
-            if header:
-                try:
-                    retry_after = float(header)
-                except ValueError:
-                    retry_after = None
             raise TransientError(
                 f"{LABEL} {what}: HTTP {code} {reason}".strip(),
                 status=code,
-                retry_after=retry_after,
+                retry_after=parse_retry_after(resp.headers.get("Retry-After")),
             )
         if code == 401:
             raise AuthError(
@@ -300,7 +282,13 @@ class GoogleCalendar(Connector):
         cid = color_id(event.color)
         if cid:
             body["colorId"] = cid
+        if event.entity == "shift":  # expanded in start.timeZone; [] clears a dropped rule
+            body["recurrence"] = recurrence_lines(event)
         return body
+
+    def supports(self, event: OutboundEvent) -> bool:
+        """Google shows recurring events (RRULE/EXDATE in ``recurrence``)."""
+        return True
 
     def remote_id_for(self, entity: str, entity_id: str) -> str | None:
         """Google takes client-supplied ids: ours are deterministic."""

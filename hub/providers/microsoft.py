@@ -43,7 +43,8 @@ from hub.providers.base import (
     RemoteRef,
     TransientError,
 )
-from hub.providers.support import OAuth2Client, raise_for
+from hub.providers.oauth import OAuth2Client
+from hub.providers.support import raise_for
 
 DEFAULT_BASE = "https://graph.microsoft.com/v1.0"
 DEFAULT_TOKEN = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
@@ -76,6 +77,80 @@ def _parse_graph_time(value: dict[str, Any] | None) -> datetime | None:
     return dt.astimezone(UTC)
 
 
+def _iso_utc(graph_time: str) -> str:
+    """Graph's ``2026-01-01T10:00:00.0000000Z`` as plain ISO 8601 UTC (the engine's form)."""
+    return str(graph_time).split(".")[0].rstrip("Z") + "Z"
+
+
+GRAPH_DAYS = {
+    "MO": "monday",
+    "TU": "tuesday",
+    "WE": "wednesday",
+    "TH": "thursday",
+    "FR": "friday",
+    "SA": "saturday",
+    "SU": "sunday",
+}
+
+
+def patterned_recurrence(event: OutboundEvent) -> dict[str, Any] | None:
+    """Graph's patternedRecurrence for the event's RRULE, or None when Graph cannot say it.
+
+    Covers DAILY, WEEKLY (BYDAY), MONTHLY (one BYMONTHDAY) with INTERVAL, COUNT or UNTIL.
+    """
+    if not event.rrule:
+        return None
+    parts = dict(p.split("=", 1) for p in event.rrule.upper().split(";") if "=" in p)
+    known = {"FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "BYMONTHDAY", "WKST"}
+    if set(parts) - known:
+        return None
+    tz = ZoneInfo(event.timezone)
+    local_start = event.start.astimezone(tz)
+    interval = int(parts.get("INTERVAL", "1"))
+    days = [d for d in parts.get("BYDAY", "").split(",") if d]
+    if any(d not in GRAPH_DAYS for d in days):
+        return None  # ordinal BYDAY (e.g. 2MO) is a relative pattern: not covered
+    freq = parts.get("FREQ")
+    pattern: dict[str, Any]
+    if freq == "DAILY" and not days and "BYMONTHDAY" not in parts:
+        pattern = {"type": "daily", "interval": interval}
+    elif (freq == "WEEKLY" or (freq == "DAILY" and interval == 1)) and "BYMONTHDAY" not in parts:
+        weekday = list(GRAPH_DAYS)[local_start.weekday()]
+        pattern = {
+            "type": "weekly",
+            "interval": interval if freq == "WEEKLY" else 1,
+            "daysOfWeek": [GRAPH_DAYS[d] for d in (days or [weekday])],
+            "firstDayOfWeek": GRAPH_DAYS.get(parts.get("WKST", "MO"), "monday"),
+        }
+    elif freq == "MONTHLY" and not days and parts.get("BYMONTHDAY", "").isdigit():
+        pattern = {
+            "type": "absoluteMonthly",
+            "interval": interval,
+            "dayOfMonth": int(parts["BYMONTHDAY"]),
+        }
+    elif freq == "MONTHLY" and not days and "BYMONTHDAY" not in parts:
+        pattern = {"type": "absoluteMonthly", "interval": interval, "dayOfMonth": local_start.day}
+    else:
+        return None
+    rng: dict[str, Any] = {
+        "startDate": local_start.date().isoformat(),
+        "recurrenceTimeZone": event.timezone,
+    }
+    if "COUNT" in parts:
+        rng.update(type="numbered", numberOfOccurrences=int(parts["COUNT"]))
+    elif "UNTIL" in parts:
+        raw = parts["UNTIL"]
+        until = (
+            datetime.strptime(raw[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC).astimezone(tz)
+            if "T" in raw
+            else datetime.strptime(raw[:8], "%Y%m%d")
+        )
+        rng.update(type="endDate", endDate=until.date().isoformat())
+    else:
+        rng["type"] = "noEnd"
+    return {"pattern": pattern, "range": rng}
+
+
 class _SyncStateGone(Exception):
     """410 on a delta/skip token: start a new round."""
 
@@ -91,6 +166,16 @@ class MicrosoftConnector(Connector):
     auth_scheme: ClassVar[str] = "oauth2"
     capabilities: ClassVar[Capability] = (
         Capability.PUSH | Capability.PULL | Capability.WATCH | Capability.WEBHOOK
+    )
+    # The browser connect flow (/oauth/microsoft/start); config authorizeUrl/tokenUrl override
+    # these for a single-tenant app (login.microsoftonline.com/<tenant>/…).
+    oauth_authorize_url: ClassVar[str | None] = (
+        "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
+    )
+    oauth_token_url: ClassVar[str | None] = DEFAULT_TOKEN.replace("{tenant}", "common")
+    oauth_scopes: ClassVar[tuple[str, ...]] = (
+        "offline_access",
+        "https://graph.microsoft.com/Calendars.ReadWrite",
     )
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -110,7 +195,13 @@ class MicrosoftConnector(Connector):
         )
         extra = {"scope": str(cfg["scope"])} if cfg.get("scope") else {}
         self.oauth = OAuth2Client(
-            self.http, token_url, self.credentials, self.save_credentials, extra_form=extra
+            self.http,
+            token_url,
+            self.credentials,
+            self.save_credentials,
+            label="Microsoft",
+            config=cfg,
+            extra_form=extra,
         )
         self.page_size = int(cfg.get("pageSize") or 100)
 
@@ -150,7 +241,24 @@ class MicrosoftConnector(Connector):
         categories = self.config.get("categories")
         if categories:
             body["categories"] = list(categories)
+        if event.entity == "shift":
+            recurrence = patterned_recurrence(event)
+            body["recurrence"] = recurrence  # None removes a dropped rule
+            if recurrence is not None:  # expanded in local time: start/end in the same zone
+                tz = ZoneInfo(event.timezone)
+                for key, when in (("start", event.start), ("end", event.end)):
+                    local = when.astimezone(tz).strftime("%Y-%m-%dT%H:%M:%S")
+                    body[key] = {"dateTime": local, "timeZone": event.timezone}
         return body
+
+    def supports(self, event: OutboundEvent) -> bool:
+        """Recurring events whose rule Graph's patterns express, without left-out dates.
+
+        (Graph leaves occurrences out only by deleting instances one by one: not done here.)
+        """
+        return event.rrule is None or (
+            not event.exdates and patterned_recurrence(event) is not None
+        )
 
     def push(self, event: OutboundEvent, existing: RemoteRef | None) -> PushResult:
         """Create (idempotently, via transactionId) or update the Graph event."""
@@ -241,7 +349,9 @@ class MicrosoftConnector(Connector):
                 f"startDateTime={_iso(start)}&endDateTime={_iso(end)}"
             )
             try:
-                return self._round(first, full=True, started=_iso(datetime.now(UTC)))
+                result = self._round(first, full=True, started=_iso(datetime.now(UTC)))
+                result.window = (start, end)
+                return result
             except _SyncStateGone:
                 continue
         raise TransientError("delta query: the sync state kept expiring during a full round")
@@ -336,6 +446,7 @@ class MicrosoftConnector(Connector):
             "resource": data.get("resource", body["resource"]),
             "callbackUrl": callback_url,
             "expiresAt": data.get("expirationDateTime", body["expirationDateTime"]),
+            "expiration": _iso_utc(data.get("expirationDateTime", body["expirationDateTime"])),
         }
 
     def renew_watch(self, channel: dict[str, Any]) -> dict[str, Any]:
@@ -349,7 +460,8 @@ class MicrosoftConnector(Connector):
         )
         raise_for(resp, "renew subscription")
         data = resp.json()
-        return {**channel, "expiresAt": data.get("expirationDateTime", body["expirationDateTime"])}
+        expires = data.get("expirationDateTime", body["expirationDateTime"])
+        return {**channel, "expiresAt": expires, "expiration": _iso_utc(expires)}
 
     def stop_watch(self, channel: dict[str, Any]) -> None:
         """Delete the subscription; a missing one is fine."""
@@ -368,8 +480,13 @@ class MicrosoftConnector(Connector):
         token = query.get("validationToken")
         if token is not None:
             # Must be echoed as text/plain within 10 s; no I/O happens on this path.
-            return Notification(integration_id=integration, reply=(200, "text/plain", token))
-        channel = self.config.get("channel") or {}
+            return Notification(
+                integration_id=integration,
+                resource_state="handshake",
+                reply=(200, "text/plain", token),
+            )
+        # The engine sets ``self.channel`` from what ``watch`` returned; config is the fallback.
+        channel = self.channel or self.config.get("channel") or {}
         expected = channel.get("token") or self.config.get("clientState")
         if not expected:
             raise RejectedError("no clientState is configured for this subscription")
@@ -381,6 +498,7 @@ class MicrosoftConnector(Connector):
             raise RejectedError("notification carries no value[] items")
         states = []
         sub_id = None
+        got = ""
         for item in items:
             got = str(item.get("clientState") or "")
             if not hmac.compare_digest(got.encode(), str(expected).encode()):
@@ -394,4 +512,5 @@ class MicrosoftConnector(Connector):
             channel_id=sub_id,
             resource_state=",".join(sorted(set(states))),
             reply=(202, "text/plain", ""),
+            token=got,
         )

@@ -1,21 +1,23 @@
-"""OAuth 2 bearer tokens for connectors: refresh before expiry and on 401, via authlib.
+"""OAuth 2 bearer tokens for connectors (Google, Microsoft, Zoho): one refresh implementation.
 
-Credentials shape (the API's form, shared by Google and Microsoft):
-``{"accessToken", "refreshToken", "expiresAt", "clientId", "clientSecret"}``; ``expiresAt`` is an
-ISO 8601 instant or epoch seconds. ``clientId``/``clientSecret`` may also sit in ``config``.
+Credentials shape (the API's form): ``{"accessToken", "refreshToken", "expiresAt", "clientId",
+"clientSecret"}``; ``expiresAt`` is an ISO 8601 instant or epoch seconds. ``clientId`` /
+``clientSecret`` may also sit in ``config``. The token is refreshed shortly before it expires and
+once after a 401 (RFC 6749 §6); a refused refresh (``invalid_grant``, Zoho's ``invalid_code``)
+is an ``AuthError`` whose message tells a person to reconnect.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
-from hub.providers.base import AuthError, TransientError
+from hub.providers.base import AuthError
+from hub.providers.support import raise_for, send
 
 REFRESH_MARGIN_SECONDS = 60.0
 
@@ -39,77 +41,118 @@ def iso_expiry(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class BearerTokens:
-    """Keeps a connector's access token fresh; raises AuthError when the grant is gone."""
+class OAuth2Client:
+    """Keeps an access token fresh: refresh shortly before expiry, or once after a 401.
+
+    Refreshed tokens go to ``save`` at once (the engine encrypts and stores them); a rotated
+    refresh token replaces the old one. ``header_scheme`` is "Bearer" (Google, Graph) or
+    "Zoho-oauthtoken"; ``params_in_query`` sends the refresh form in the query (Zoho's form).
+    """
+
+    SKEW = REFRESH_MARGIN_SECONDS  # refresh this many seconds before expiry
 
     def __init__(
         self,
-        provider_label: str,
-        credentials: dict[str, Any],
-        config: dict[str, Any],
+        session: requests.Session,
         token_url: str,
+        credentials: dict[str, Any],
         save: Callable[[dict[str, Any]], None],
-        timeout: float | tuple[float, float] = (5.0, 20.0),
+        *,
+        label: str = "the provider",
+        config: Mapping[str, Any] | None = None,
+        extra_form: Mapping[str, str] | None = None,
+        header_scheme: str = "Bearer",
+        params_in_query: bool = False,
     ) -> None:
-        self.label = provider_label
-        self.credentials = credentials
-        self.config = config
+        self.session = session
         self.token_url = token_url
+        self.credentials = credentials
         self.save = save
-        self.timeout = timeout
+        self.label = label
+        self.config = dict(config or {})
+        self.extra_form = dict(extra_form or {})
+        self.header_scheme = header_scheme
+        self.params_in_query = params_in_query
 
-    def _client(self) -> tuple[str | None, str | None]:
-        c, k = self.credentials, self.config
-        return c.get("clientId") or k.get("clientId"), c.get("clientSecret") or k.get(
-            "clientSecret"
-        )
+    def _client(self, key: str) -> str:
+        return str(self.credentials.get(key) or self.config.get(key) or "")
 
     def access_token(self) -> str:
-        """A usable access token, refreshed first when it expires within a minute."""
-        exp = expires_epoch(self.credentials.get("expiresAt"))
+        """A usable access token, refreshed first when it is missing or (nearly) expired."""
         token = self.credentials.get("accessToken")
-        if not token or (exp is not None and exp - time.time() < REFRESH_MARGIN_SECONDS):
-            if self.credentials.get("refreshToken"):
-                self.refresh()
-                token = self.credentials.get("accessToken")
-        if not token:
-            raise AuthError(f"{self.label} has no usable sign-in saved: reconnect the integration")
+        expires = expires_epoch(self.credentials.get("expiresAt"))
+        if not token or (expires is not None and expires - self.SKEW <= time.time()):
+            if not token and not self.credentials.get("refreshToken"):
+                raise AuthError(
+                    f"{self.label} has no usable sign-in saved: reconnect the integration"
+                )
+            self.refresh()
+            token = self.credentials.get("accessToken")
         return str(token)
 
+    def header(self) -> dict[str, str]:
+        """The Authorization header, refreshing first when the token is (nearly) expired."""
+        return {"Authorization": f"{self.header_scheme} {self.access_token()}"}
+
     def refresh(self) -> None:
-        """Exchange the refresh token for a new access token (authlib) and save it at once."""
-        refresh = self.credentials.get("refreshToken")
-        if not refresh:
+        """Exchange the refresh token for a new access token (RFC 6749 §6) and save it at once."""
+        rt = self.credentials.get("refreshToken")
+        if not rt:
             raise AuthError(
                 f"{self.label} rejected the access token and no refresh token is saved: "
                 "reconnect the integration"
             )
-        client_id, client_secret = self._client()
-        session = OAuth2Session(client_id, client_secret)
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": rt,
+            "client_id": self._client("clientId"),
+            "client_secret": self._client("clientSecret"),
+            **self.extra_form,
+        }
+        kw: dict[str, Any] = {"params": form} if self.params_in_query else {"data": form}
+        resp = send(self.session, "POST", self.token_url, f"{self.label} token refresh", **kw)
         try:
-            token = session.refresh_token(
-                self.token_url, refresh_token=refresh, timeout=self.timeout
+            body = resp.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise_for(resp, f"{self.label} token refresh")  # transient: try again later
+        error = body.get("error")
+        if error or resp.status_code >= 400:
+            desc = body.get("error_description") or ""
+            code = error or f"HTTP {resp.status_code}"
+            raise AuthError(
+                f"{self.label} refused the saved sign-in ({code}"
+                + (f": {desc}" if desc else "")
+                + "): reconnect the integration",
+                status=resp.status_code,
             )
-        except OAuthError as e:
-            if e.error in ("invalid_grant", "invalid_client", "unauthorized_client"):
-                raise AuthError(
-                    f"{self.label} refused the saved sign-in ({e.error}): reconnect the "
-                    "integration",
-                    status=400,
-                ) from e
-            raise TransientError(f"{self.label} token refresh failed: {e.error}") from e
-        except requests.RequestException as e:
-            raise TransientError(f"{self.label} token endpoint unreachable: {e}") from e
-        except ValueError as e:  # a non-JSON answer, e.g. an HTML error page from a 5xx
-            raise TransientError(f"{self.label} token endpoint answered nonsense: {e}") from e
-        finally:
-            session.close()
-        if not token.get("access_token"):
-            raise TransientError(f"{self.label} token endpoint returned no access_token")
-        self.credentials["accessToken"] = token["access_token"]
-        if token.get("refresh_token"):
-            self.credentials["refreshToken"] = token["refresh_token"]
-        expires_in = token.get("expires_in")
-        if expires_in:
-            self.credentials["expiresAt"] = iso_expiry(time.time() + float(expires_in))
-        self.save(dict(self.credentials))
+        access = body.get("access_token")
+        if not access:
+            raise AuthError(f"{self.label} token refresh answered without an access_token")
+        new = dict(self.credentials)
+        new["accessToken"] = access
+        if body.get("refresh_token"):
+            new["refreshToken"] = body["refresh_token"]
+        expires = time.time() + float(body.get("expires_in") or 3600)
+        # Keep the form the credentials came in (epoch seconds or ISO 8601).
+        new["expiresAt"] = (
+            int(expires) if isinstance(self.credentials.get("expiresAt"), int | float) else None
+        ) or iso_expiry(expires)
+        self.credentials.clear()
+        self.credentials.update(new)
+        self.save(dict(new))
+
+    def request(
+        self, method: str, url: str, what: str, *, headers: dict[str, str] | None = None, **kw: Any
+    ) -> requests.Response:
+        """An authorized call; on 401 refresh once and repeat it (the documented OAuth flow)."""
+        hdrs = {**(headers or {}), **self.header()}
+        resp = send(self.session, method, url, what, headers=hdrs, **kw)
+        if resp.status_code == 401:
+            self.refresh()
+            hdrs = {**(headers or {}), **self.header()}
+            resp = send(self.session, method, url, what, headers=hdrs, **kw)
+        return resp

@@ -234,7 +234,14 @@ class TeamupConnector(Connector):
                 if not ev.deleted:
                     seen[ev.remote_id] = ev
             cur = upto
-        return PullResult(changes=list(seen.values()), cursor={"modifiedSince": stamp}, full=True)
+        # Teamup's date range is inclusive of whole days (in the calendar's zone: allow a day).
+        window = (
+            datetime.combine(start, datetime.min.time(), UTC) + timedelta(days=1),
+            datetime.combine(end, datetime.min.time(), UTC),
+        )
+        return PullResult(
+            changes=list(seen.values()), cursor={"modifiedSince": stamp}, full=True, window=window
+        )
 
     def _remote(self, item: dict[str, Any]) -> RemoteEvent:
         rid = str(item["id"])

@@ -34,7 +34,8 @@ from hub.providers.base import (
     RemoteEvent,
     RemoteRef,
 )
-from hub.providers.support import OAuth2Client, raise_for, require
+from hub.providers.oauth import OAuth2Client
+from hub.providers.support import raise_for, require
 
 MARK_RE = re.compile(r"\[calhub:([a-z_]+):([^\]\s]+)\]")
 ZFMT = "%Y%m%dT%H%M%SZ"
@@ -67,6 +68,7 @@ class ZohoConnector(Connector):
     name: ClassVar[str] = "zoho"
     auth_scheme: ClassVar[str] = "oauth2"
     capabilities: ClassVar[Capability] = Capability.PUSH | Capability.PULL
+    reports_deletions: ClassVar[bool] = False  # no deletion feed: full listings show them
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -81,6 +83,8 @@ class ZohoConnector(Connector):
             str(cfg.get("tokenUrl") or f"https://accounts.{domain}/oauth/v2/token"),
             self.credentials,
             self.save_credentials,
+            label="Zoho",
+            config=cfg,
             header_scheme="Zoho-oauthtoken",
             params_in_query=True,
         )
@@ -243,7 +247,9 @@ class ZohoConnector(Connector):
         end = now + timedelta(days=float(self.config.get("windowFutureDays", 365)))
         seen = {e["uid"]: self._remote(e) for e in self._list_range(start, end)}
         cursor = {"lastmodified": _zoho_time(now - timedelta(seconds=1)), "incrementalPulls": 0}
-        return PullResult(changes=list(seen.values()), cursor=cursor, full=True)
+        return PullResult(
+            changes=list(seen.values()), cursor=cursor, full=True, window=(start, end)
+        )
 
     def _remote(self, item: dict[str, Any]) -> RemoteEvent:
         dat = item.get("dateandtime") or {}

@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 ERROR_WAIT_SECONDS = 30.0  # how often a delivery for an integration in Error looks again
 SUCCESS_NOTE_EVERY = 2.0  # seconds between last-success bookkeeping writes per integration
 CHANNEL_RENEW_MARGIN = 0.2  # renew a push channel when less than this share of its life is left
+CHANNEL_LIFECYCLE = ("reauthorizationRequired", "subscriptionRemoved")  # Graph lifecycle events
 
 
 class CalendarGone(ProviderError):
@@ -218,6 +219,9 @@ class SyncEngine(InboundSync):
         conn = self.connector(info)
         if not conn.capabilities & Capability.PUSH:
             return "skipped"
+        if desired.event is not None and not conn.supports(desired.event):
+            # e.g. a recurring shift on a provider without recurrence: not shown (nor half-shown)
+            desired = Desired(desired.entity, desired.entity_id, desired.version, None)
         if desired.event is None:
             if link is None or (link.deleted and not force):
                 return "skipped"
@@ -290,15 +294,26 @@ class SyncEngine(InboundSync):
         return f"{self.settings.base_url.rstrip('/')}/hooks/{integration_id}"
 
     def ensure_channel(
-        self, info: IntegrationInfo, *, force: bool = False
+        self, info: IntegrationInfo, *, force: bool = False, renew: bool = False
     ) -> dict[str, Any] | None:
         """Open a push channel, or renew it before it expires (open the new one, then stop the old)."""
         conn = self.connector(info)
         if not conn.capabilities & Capability.WATCH or info.status != "Active":
             return None
         old = info.cursor.get("channel")
-        if old and not force and not _expiring(old):
+        if old and not force and not renew and not _expiring(old):
             return old
+        renewer = getattr(conn, "renew_watch", None)
+        if old and renewer is not None and not force:
+            # Providers that extend a channel in place (Graph subscriptions): keep its token.
+            try:
+                renewed = renewer(old)
+            except NotFoundError:
+                pass  # it is gone: open a new one below
+            else:
+                channel = {**renewed, "openedAt": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")}
+                self.booking.set_integration_cursor(info.id, channel=channel)
+                return channel
         import secrets as _secrets
 
         nonce = _secrets.token_urlsafe(12)
@@ -338,9 +353,32 @@ class SyncEngine(InboundSync):
             if not expected or not hmac.compare_digest(expected, note.token):
                 logger.warning("refused a notification for %s: wrong channel token", info.name)
                 return 403, "text/plain", "channel token does not match"
-        if note.resource_state not in ("sync", "handshake") and info.status == "Active":
-            self.request_pull(info.id)
+        state = note.resource_state or ""
+        if info.status == "Active" and any(k in state for k in CHANNEL_LIFECYCLE):
+            # Graph lifecycle events: the subscription needs renewing (reauthorizationRequired)
+            # or is gone (subscriptionRemoved). Answer at once; fix the channel in the background.
+            threading.Thread(
+                target=self._reopen_channel,
+                args=(info.id, "subscriptionRemoved" in state),
+                name=f"channel-{info.id}",
+                daemon=True,
+            ).start()
+        if state not in ("sync", "handshake") and info.status == "Active":
+            self.request_pull(info.id)  # a "missed" lifecycle event also lands here
         return note.reply or (200, "text/plain", "")
+
+    def _reopen_channel(self, integration_id: str, gone: bool) -> None:
+        info = self.integration(integration_id)
+        if info is None:
+            return
+        try:
+            if gone:
+                self.booking.set_integration_cursor(info.id, channel=None)
+                self.ensure_channel(self.integration(integration_id) or info)
+            else:
+                self.ensure_channel(info, renew=True)
+        except ProviderError as e:  # the periodic poll tries again
+            logger.info("channel of %s not reopened: %s", info.name, e)
 
 
 def _expiring(channel: dict[str, Any]) -> bool:

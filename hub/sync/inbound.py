@@ -32,9 +32,10 @@ from hub.providers.base import (
     RemoteRef,
     TransientError,
 )
-from hub.store.models import BusyBlock, Location, RemoteLink
+from hub.store.models import BusyBlock, Location, RemoteLink, Reservation, Shift
 from hub.sync.mapping import (
     DELETED,
+    NOT_MIRRORED,
     IntegrationInfo,
     LinkInfo,
     content_hash,
@@ -118,9 +119,10 @@ class InboundSync:
             if not conn.capabilities & Capability.PULL:
                 return summary
             cursor = {} if full else dict(info.cursor.get("pull") or {})
+            started = utcnow()
             try:
                 result = conn.pull(cursor)
-                self._apply(info, conn, result, summary)
+                self._apply(info, conn, result, summary, listed_at=started)
             except AuthError as e:
                 self.fail_integration(info, str(e), "auth")
                 summary.error = str(e)
@@ -186,10 +188,17 @@ class InboundSync:
             "recurring": bool(rule),
             "ical": ev.ical if rule else None,
             "etag": ev.etag,
+            "resource_ids": list(ev.resource_ids),
         }
 
     def _apply(
-        self: SyncEngine, info: IntegrationInfo, conn: Any, result: PullResult, summary: PullSummary
+        self: SyncEngine,
+        info: IntegrationInfo,
+        conn: Any,
+        result: PullResult,
+        summary: PullSummary,
+        *,
+        listed_at: datetime | None = None,
     ) -> None:
         by_object, by_remote, blocks, tz = self._known(info)
         now = utcnow()
@@ -218,7 +227,16 @@ class InboundSync:
                 if block is not None:
                     ups.append(block)
         if result.full:  # what a complete listing no longer shows is gone
-            dels.extend(rid for rid in blocks if rid not in seen)
+            win = result.window
+            dels.extend(
+                rid
+                for rid, b in blocks.items()
+                if rid not in seen
+                and (win is None or (b.start >= win[0] and b.range_end <= win[1]))
+            )
+            if not getattr(conn, "reports_deletions", True):
+                # Our own events too, where the provider has no deletion feed (Zoho).
+                ours.extend(self._absent_ours(info, seen, win, listed_at or now))
         # The guard counts what matters now: current and future busy time and our live events.
         current = {rid for rid, b in blocks.items() if b.range_end >= now}
         live_links = [link for link in by_object.values() if not link.deleted]
@@ -256,6 +274,50 @@ class InboundSync:
             self._apply_ours(
                 info, conn, ev, by_object, by_remote, summary, skip_deletes=bool(summary.guarded)
             )
+
+    def _absent_ours(
+        self: SyncEngine,
+        info: IntegrationInfo,
+        seen: set[str],
+        window: tuple[datetime, datetime] | None,
+        listed_at: datetime,
+    ) -> list[RemoteEvent]:
+        """Deletions implied by a full listing: our written events it no longer shows.
+
+        Only links written before the listing began (a push racing the listing is not missing)
+        and objects inside the listed window count.
+        """
+        out: list[RemoteEvent] = []
+        with self.db.reader() as s:
+            for model, entity in ((Reservation, "reservation"), (Shift, "shift")):
+                end_col = Reservation.end if model is Reservation else Shift.range_end
+                q = (
+                    select(RemoteLink.remote_id, RemoteLink.entity_id, model.start, end_col)
+                    .join(model, model.id == RemoteLink.entity_id)
+                    .where(
+                        RemoteLink.integration_id == info.id,
+                        RemoteLink.entity == entity,
+                        RemoteLink.content_hash.is_not(None),
+                        RemoteLink.content_hash != DELETED,
+                        RemoteLink.updated_at < listed_at,
+                    )
+                )
+                if model is Reservation:  # calhub is deleting those itself (no race with it)
+                    q = q.where(Reservation.status.not_in(NOT_MIRRORED))
+                for remote_id, entity_id, start, end in s.execute(q):
+                    if remote_id in seen:
+                        continue
+                    if window is not None and not (start >= window[0] and end <= window[1]):
+                        continue
+                    out.append(
+                        RemoteEvent(
+                            remote_id=remote_id,
+                            deleted=True,
+                            calhub_entity=entity,
+                            calhub_id=entity_id,
+                        )
+                    )
+        return out
 
     def _apply_ours(
         self: SyncEngine,
@@ -454,8 +516,8 @@ class InboundSync:
                 drift = True
             if drift:
                 try:
-                    self.apply_desired(info, desired, link, force=True)
-                    summary.repaired += 1
+                    if self.apply_desired(info, desired, link, force=True) != "skipped":
+                        summary.repaired += 1
                 except TransientError as e:
                     logger.info("reconcile of %s postponed for %s: %s", info.name, key, e)
                 except AuthError as e:

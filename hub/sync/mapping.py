@@ -129,7 +129,9 @@ def content_hash(event: OutboundEvent) -> str:
         "timezone": event.timezone,
         "start": iso_z(event.start),
         "end": iso_z(event.end),
-        "rrule": getattr(event, "rrule", None),
+        "rrule": event.rrule,
+        "exdates": [iso_z(x) for x in event.exdates],
+        "resources": sorted(event.resource_ids),  # whose sub-calendar it files under (Teamup)
     }
     full = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
     return full + timing_hash(event.start, event.end)
@@ -210,6 +212,7 @@ def _reservation_event(
         status="confirmed",
         color=row.color,
         busy=True,
+        resource_ids=tuple(res_id for res_id, _ in resources),
     )
     return row, resources, event
 
@@ -232,6 +235,11 @@ def _shift_event(s: Session, sh: Shift) -> OutboundEvent:
         location=(loc.address or loc.name) if loc else "",
         color=res.color if res else None,
         busy=False,  # working hours are not busy time
+        resource_ids=(sh.resource_id,),
+        rrule=sh.rrule or None,
+        exdates=tuple(
+            sorted(datetime.fromisoformat(x.replace("Z", "+00:00")) for x in sh.exdates or ())
+        ),
     )
 
 
@@ -252,7 +260,7 @@ def desired_state(
         sh = s.get(Shift, entity_id)
         if sh is None:
             return Desired(entity, entity_id, fallback_version, None)
-        live = not sh.rrule and in_scope(info, sh.location_id, [sh.resource_id])
+        live = in_scope(info, sh.location_id, [sh.resource_id])
         return Desired(entity, entity_id, sh.version, _shift_event(s, sh) if live else None)
     return Desired(entity, entity_id, fallback_version, None)
 
@@ -265,7 +273,7 @@ def objects_in_scope(s: Session, info: IntegrationInfo, since: datetime) -> list
     else:
         q = q.where(Reservation.location_id == info.location_id)
     out = [("reservation", r.id) for r in s.scalars(q.order_by(Reservation.start))]
-    sq = select(Shift).where(Shift.range_end >= since, Shift.rrule.is_(None))
+    sq = select(Shift).where(Shift.range_end >= since)
     sq = (
         sq.where(Shift.resource_id == info.resource_id)
         if info.resource_id

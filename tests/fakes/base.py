@@ -8,21 +8,38 @@ timeout — the nastiest case for idempotency) the real handler runs.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import random
 import secrets
+import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.support import free_port
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log, and Nagle off so small answers are not held back waiting for ACKs."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 @dataclass
@@ -36,6 +53,7 @@ class Faults:
     seed: int | None = None
     scripted: list[tuple[str, float | None, str | None]] = field(default_factory=list)
     injected: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)  # injected faults per kind
     _rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
@@ -47,10 +65,13 @@ class Faults:
         if self.scripted and self.scripted[0][2] in (None, method):
             self.injected += 1
             kind, retry_after, _m = self.scripted.pop(0)
+            self.by_kind[kind] += 1
             return kind, retry_after
         if self.rate and self._rng.random() < self.rate:
             self.injected += 1
-            return self._rng.choice(self.kinds), self.retry_after
+            kind = self._rng.choice(self.kinds)
+            self.by_kind[kind] += 1
+            return kind, self.retry_after
         return None
 
 
@@ -64,7 +85,44 @@ class OAuthTokens:
         self.refresh_tokens: set[str] = set()
         self.revoked = False
         self.refreshes = 0
+        self.codes: dict[str, dict[str, str]] = {}  # authorization code -> redirect, challenge
         self.lock = threading.Lock()
+
+    def authorize(self, args: dict[str, str]) -> tuple[int, str]:
+        """An auto-consenting authorize endpoint (PKCE S256 required): (302, where) or (400, why)."""
+        if args.get("response_type") != "code" or args.get("client_id") != self.client_id:
+            return 400, "invalid_client or response_type"
+        if args.get("code_challenge_method") != "S256" or not args.get("code_challenge"):
+            return 400, "PKCE with S256 is required"
+        if not args.get("redirect_uri"):
+            return 400, "redirect_uri is required"
+        code = "code-" + secrets.token_urlsafe(16)
+        with self.lock:
+            self.codes[code] = {
+                "redirect_uri": args["redirect_uri"],
+                "challenge": args["code_challenge"],
+            }
+        query = urlencode({"code": code, "state": args.get("state", "")})
+        return 302, f"{args['redirect_uri']}?{query}"
+
+    def _exchange(self, form: dict[str, str], lifetime: float) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            entry = self.codes.pop(form.get("code", ""), None)
+        if entry is None or entry["redirect_uri"] != form.get("redirect_uri"):
+            return 400, {"error": "invalid_grant", "error_description": "Malformed auth code."}
+        verifier = form.get("code_verifier", "").encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+        if not hmac.compare_digest(digest, entry["challenge"]):
+            return 400, {"error": "invalid_grant", "error_description": "Invalid code verifier."}
+        grant = self.issue(lifetime)
+        with self.lock:
+            self.revoked = False  # the user consented again
+        return 200, {
+            "access_token": grant["accessToken"],
+            "refresh_token": grant["refreshToken"],
+            "token_type": "Bearer",
+            "expires_in": int(lifetime),
+        }
 
     def issue(self, lifetime: float = 3600.0) -> dict[str, Any]:
         """A fresh grant as a client would store it after connecting."""
@@ -102,13 +160,15 @@ class OAuthTokens:
     def refresh(
         self, form: dict[str, str], rotate: bool = True, lifetime: float = 3600.0
     ) -> tuple[int, dict[str, Any]]:
-        """Answer a refresh_token grant: (status, json body) per RFC 6749 §5."""
-        if form.get("grant_type") != "refresh_token":
+        """Answer a refresh_token (or authorization_code) grant: (status, json body), RFC 6749 §5."""
+        if form.get("grant_type") not in ("refresh_token", "authorization_code"):
             return 400, {"error": "unsupported_grant_type"}
         if form.get("client_id") != self.client_id or form.get("client_secret") != (
             self.client_secret
         ):
             return 401, {"error": "invalid_client"}
+        if form["grant_type"] == "authorization_code":
+            return self._exchange(form, lifetime)
         with self.lock:
             rt = form.get("refresh_token", "")
             if self.revoked or rt not in self.refresh_tokens:
@@ -138,6 +198,8 @@ class FakeServer:
 
     #: paths (prefixes) never subject to injected faults (e.g. a test-control endpoint)
     fault_exempt: tuple[str, ...] = ()
+    #: when set, only paths under one of these prefixes are subject to injected faults
+    fault_only: tuple[str, ...] = ()
 
     def __init__(self, name: str) -> None:
         self.app = Flask(name)
@@ -156,7 +218,9 @@ class FakeServer:
 
     def start(self) -> FakeServer:
         """Serve in the background; returns self."""
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", self.port, self.app, threaded=True, request_handler=QuietHandler
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -206,6 +270,8 @@ class FakeServer:
         with self.lock:
             self.calls.append((request.method, request.path))
         if any(request.path.startswith(p) for p in self.fault_exempt):
+            return None
+        if self.fault_only and not any(request.path.startswith(p) for p in self.fault_only):
             return None
         fault = self.faults.pick(request.method)
         if fault is None:
@@ -263,3 +329,13 @@ def json_error(
 
 
 Handler = Callable[..., Any]
+
+
+def token_form() -> dict[str, str]:
+    """The token request's form, with HTTP Basic client credentials folded in (RFC 6749 §2.3.1)."""
+    form = request.form.to_dict()
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        form.setdefault("client_id", auth.username or "")
+        form.setdefault("client_secret", auth.password or "")
+    return form

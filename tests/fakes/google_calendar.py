@@ -20,10 +20,8 @@ import base64
 import hashlib
 import json
 import queue
-import random
 import re
 import secrets
-import socket
 import threading
 import time
 from collections import Counter
@@ -32,9 +30,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from flask import Flask, Response, redirect, request
-from werkzeug.serving import WSGIRequestHandler, make_server
+from flask import Response, redirect, request
 
+from tests.fakes.base import FakeServer
+
+RECURRENCE_KINDS = ("RRULE", "EXRULE", "RDATE", "EXDATE")
 ID_RE = re.compile(r"^[a-v0-9]{5,1024}$")
 NO_SYNC_WITH = (
     "timeMin",
@@ -45,17 +45,6 @@ NO_SYNC_WITH = (
     "iCalUID",
     "privateExtendedProperty",
 )
-
-
-class _Handler(WSGIRequestHandler):
-    """Quiet, and with Nagle off so small answers are not held back waiting for ACKs."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def _err(code: int, message: str, reason: str, status: str = "") -> Response:
@@ -91,13 +80,15 @@ def _instant(part: Any) -> datetime | None:
     return None
 
 
-class GoogleCalendarSim:
+class GoogleCalendarSim(FakeServer):
     """See module docstring. ``url`` is the server root; ``base_url``/``token_url`` for config."""
+
+    fault_only = ("/calendar/v3/",)  # the OAuth endpoints never fail on purpose
 
     def __init__(
         self, *, access_ttl: int = 3600, retry_after: int = 1, timeout_sleep: float = 0.6
     ) -> None:
-        self.lock = threading.RLock()
+        super().__init__("google-sim")
         self.calendars: dict[str, dict[str, dict[str, Any]]] = {}
         self.counter = 0
         self.min_sync = 0
@@ -107,43 +98,47 @@ class GoogleCalendarSim:
         self.clients: dict[str, str] = {}
         self.codes: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
-        self.fault_share = 0.0
         self.deleted_calendars: set[str] = set()  # answer 404 for these (a calendar removed)
-        self.fault_kinds: tuple[str, ...] = ("500", "429", "timeout")
         self.retry_after = retry_after
         self.timeout_sleep = timeout_sleep
         self.writes = 0  # successful insert/patch/delete calls through the API
-        self.calls: Counter[str] = Counter()
-        self.faults: Counter[str] = Counter()
+        self.api_calls: Counter[str] = Counter()  # "METHOD /route/rule" -> count
         self.notifications_sent = 0
-        self._rng = random.Random(7)
         self._notify_q: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
         self._notifier = threading.Thread(target=self._notify_loop, daemon=True)
-        self.app = self._build_app()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_Handler)
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
+        self._build_app()
         self.base_url = f"{self.url}/calendar/v3"
         self.token_url = f"{self.url}/token"
         self.authorize_url = f"{self.url}/o/oauth2/auth"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     # ---- lifecycle and knobs -------------------------------------------------------------------
 
     def start(self) -> GoogleCalendarSim:
         """Serve in background threads."""
-        self._thread.start()
+        super().start()
         self._notifier.start()
         return self
 
     def stop(self) -> None:
         """Shut down."""
         self._notify_q.put(None)
-        self.server.shutdown()
+        super().stop()
 
     def set_faults(self, share: float, kinds: tuple[str, ...] = ("500", "429", "timeout")) -> None:
-        """Fail ``share`` of calendar API calls with one of ``kinds``."""
-        self.fault_share, self.fault_kinds = share, kinds
+        """Fail ``share`` of calendar API calls with one of ``kinds`` (seeded: runs repeat)."""
+        self.fail_randomly(
+            share,
+            kinds,
+            retry_after=self.retry_after,
+            hang_seconds=self.timeout_sleep,
+            seed=7,
+        )
+
+    def error_response(self, status: int, retry_after: float | None = None) -> Response:
+        """Google's error body for an injected fault."""
+        reasons = {500: "backendError", 429: "rateLimitExceeded", 400: "badRequest"}
+        messages = {500: "Backend Error", 429: "Rate Limit Exceeded", 400: "Bad Request"}
+        return _err(status, messages.get(status, "Error"), reasons.get(status, "error"))
 
     def add_client(self, client_id: str = "calhub-client", secret: str = "calhub-secret") -> None:
         """Register an OAuth client."""
@@ -320,24 +315,17 @@ class GoogleCalendarSim:
             )
         return None
 
-    def _fault(self) -> str | None:
-        if self.fault_share and self._rng.random() < self.fault_share:
-            kind = self._rng.choice(self.fault_kinds)
-            self.faults[kind] += 1
-            return kind
-        return None
-
     # ---- the app --------------------------------------------------------------------------------
 
-    def _build_app(self) -> Flask:
-        app = Flask("google-sim")
+    def _build_app(self) -> None:
+        app = self.app
         sim = self
 
         @app.before_request
         def guard() -> Response | None:
             if not request.path.startswith("/calendar/v3/"):
                 return None
-            sim.calls[
+            sim.api_calls[
                 f"{request.method} {request.url_rule.rule if request.url_rule else request.path}"
             ] += 1
             denied = sim._auth()
@@ -345,24 +333,7 @@ class GoogleCalendarSim:
                 return denied
             if (request.view_args or {}).get("cal") in sim.deleted_calendars:
                 return _err(404, "Not Found", "notFound")
-            fault = sim._fault()
-            if fault == "500":
-                return _err(500, "Backend Error", "backendError")
-            if fault == "429":
-                resp = _err(429, "Rate Limit Exceeded", "rateLimitExceeded")
-                resp.headers["Retry-After"] = str(sim.retry_after)
-                return resp
-            if fault == "400":
-                return _err(400, "Bad Request", "badRequest")
-            if fault == "timeout":
-                request.environ["sim.late"] = True
             return None
-
-        @app.after_request
-        def late(resp: Response) -> Response:
-            if request.environ.get("sim.late"):
-                time.sleep(sim.timeout_sleep)  # the write happened; the answer arrives too late
-            return resp
 
         @app.post("/calendar/v3/calendars/<cal>/events")
         def insert(cal: str) -> Response:
@@ -375,6 +346,8 @@ class GoogleCalendarSim:
                 return _err(400, "Missing end time.", "required")
             if _instant(body["end"]) < _instant(body["start"]):
                 return _err(400, "The specified time range is empty.", "timeRangeEmpty")
+            if (bad := _bad_recurrence(body)) is not None:
+                return bad
             with sim.lock:
                 eid = body.get("id")
                 if eid is not None:
@@ -602,7 +575,19 @@ class GoogleCalendarSim:
                 return _token_json(access, refresh, sim.access_ttl)
             return _oauth_err(400, "unsupported_grant_type", f"Invalid grant_type: {grant}")
 
-        return app
+
+def _bad_recurrence(body: dict[str, Any]) -> Response | None:
+    """Google's rules for ``recurrence``: RFC 5545 lines; a recurring event needs a timeZone."""
+    rec = body.get("recurrence")
+    if not rec:
+        return None
+    if not isinstance(rec, list) or not all(
+        isinstance(x, str) and x.split(":", 1)[0].split(";", 1)[0] in RECURRENCE_KINDS for x in rec
+    ):
+        return _err(400, "Invalid recurrence rule.", "invalid")
+    if not (body.get("start") or {}).get("timeZone"):
+        return _err(400, "Missing time zone definition for start time.", "missingTimeZone")
+    return None
 
 
 def _oauth_err(status: int, error: str, description: str) -> Response:

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from flask import Response, jsonify, request
+from flask import Response, jsonify, redirect, request
 
-from tests.fakes.base import FakeServer, OAuthTokens, bearer, json_error
+from tests.fakes.base import FakeServer, OAuthTokens, bearer, json_error, token_form
 
 PROP_RE = re.compile(r"ep/id eq '([^']+)' and ep/value eq '((?:[^']|'')*)'")
 MAX_SUB_MINUTES = 4230
@@ -136,6 +136,7 @@ class GraphFake(FakeServer):
             "categories",
             "singleValueExtendedProperties",
             "isCancelled",
+            "recurrence",
         ):
             if key in body:
                 ev[key] = body[key]
@@ -225,8 +226,14 @@ class GraphFake(FakeServer):
 
         @app.post("/<tenant>/oauth2/v2.0/token")
         def token(tenant: str) -> Response:
-            status, body = self.tokens.refresh(request.form.to_dict())
+            status, body = self.tokens.refresh(token_form())
             return json_error(status, body) if status != 200 else jsonify(body)
+
+        @app.get("/<tenant>/oauth2/v2.0/authorize")
+        def authorize(tenant: str) -> Response:
+            # The user signs in and consents at once (a browser test needs no clicking).
+            status, where = self.tokens.authorize(request.args.to_dict())
+            return redirect(where) if status == 302 else Response(where, status=status)
 
         def cal_routes(prefix: str, cal_part: str, tag: str) -> None:
             def get_cal(kw: dict[str, Any]) -> str | None:

@@ -141,10 +141,11 @@ def drain(
 
 
 def ours(sim: GoogleCalendarSim, calendar: str = "primary") -> dict[str, list[dict[str, Any]]]:
-    """Live remote events carrying a calhub id, grouped by that id."""
+    """Live remote events carrying a calhub reservation id, grouped by that id."""
     out: dict[str, list[dict[str, Any]]] = {}
     for ev in sim.live_events(calendar):
-        cid = ((ev.get("extendedProperties") or {}).get("private") or {}).get("calhubId")
-        if cid:
+        private = (ev.get("extendedProperties") or {}).get("private") or {}
+        cid = private.get("calhubId")
+        if cid and private.get("calhubEntity", "reservation") == "reservation":
             out.setdefault(cid, []).append(ev)
     return out
