@@ -104,7 +104,7 @@ class LiveServer:
         self._stopping.set()
         self._server.close()
         self._server.task_dispatcher.shutdown(timeout=5)
-        self._thread.join(5)
+        self._thread.join(0.5)  # keep-alive channels may hold the loop; the thread is a daemon
 
 
 class Api:
