@@ -6,8 +6,6 @@ OAuth 2 token refresh lives in ``hub.providers.oauth`` (``OAuth2Client``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -19,24 +17,7 @@ from hub.providers.base import (
     RejectedError,
     TransientError,
 )
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date, RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+from hub.providers.http import parse_retry_after
 
 
 def error_text(resp: requests.Response) -> str:

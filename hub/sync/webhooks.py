@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -13,7 +12,7 @@ from sqlalchemy import select
 
 from hub.crypto import SecretBox
 from hub.domain.timerange import iso_z
-from hub.providers.http import make_session
+from hub.providers.http import make_session, parse_retry_after
 from hub.store.db import Database
 from hub.store.models import Outbox, Webhook
 from hub.sync.delivery import Delivery, DeliveryError
@@ -24,22 +23,6 @@ from hub.sync.signing import (
     TIMESTAMP_HEADER,
     sign,
 )
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date), None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class WebhookSender:
@@ -106,5 +89,5 @@ class WebhookSender:
             raise DeliveryError(f"webhook {hook.url} answered 410 Gone", permanent=True)
         raise DeliveryError(
             f"webhook {hook.url} answered {resp.status_code}",
-            retry_after=retry_after_seconds(resp.headers.get("Retry-After")),
+            retry_after=parse_retry_after(resp.headers.get("Retry-After")),
         )

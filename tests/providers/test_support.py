@@ -56,3 +56,9 @@ def test_retry_after_seconds_and_http_date() -> None:
     with pytest.raises(TransientError) as info:
         raise_for(_resp(503, "{}", **{"Retry-After": "12"}), "call")
     assert info.value.retry_after == 12
+
+
+def test_retry_after_nonsense_is_ignored_and_long_waits_are_capped() -> None:
+    assert parse_retry_after("inf") is None and parse_retry_after("nan") is None
+    assert parse_retry_after("-5") == 0
+    assert parse_retry_after("99999999") == 86400
