@@ -28,7 +28,12 @@ def radicale_configuration(services: Services) -> radicale.config.Configuration:
             "reporting": {"max_freebusy_occurrence": "10000"},
             "rights": {"type": PluginFactory(Rights, services)},
             "web": {"type": "none"},
-            "server": {"max_content_length": str(services.settings.max_request_bytes * 10)},
+            # Radicale caps a single resource at 80 % of the request limit; say so explicitly
+            # rather than have it warn about the cap on every start.
+            "server": {
+                "max_content_length": str(services.settings.max_request_bytes * 10),
+                "max_resource_size": str(services.settings.max_request_bytes * 8),
+            },
         },
         "calhub",
         privileged=True,
