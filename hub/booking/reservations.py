@@ -414,13 +414,7 @@ class ReservationCommands(CommandBase):
             if data.get("customer") is None:
                 raise Invalid("customer is required to book")
             customer = self.resolve_customer(uow.session, data["customer"])
-            r.customer_id = customer.id
-            if "notes" in data:
-                r.notes = valid_notes(data["notes"])
-            r.status = Status.BOOKED.value
-            r.expires_at = None
-            r.version += 1
-            r.updated_at = uow.now
+            self._apply_booking(r, customer.id, data, uow.now)
             uow.session.flush()
             self._record(uow, r, "update", "appointment.created")
             return reservation_view(r)
@@ -546,6 +540,19 @@ class ReservationCommands(CommandBase):
         if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
             raise Invalid("reason must be a string of at most 2000 characters")
         return by, reason
+
+    @staticmethod
+    def _apply_booking(
+        r: Reservation, customer_id: str, data: dict[str, Any], now: datetime
+    ) -> None:
+        """Turn a live hold into a booking for ``customer_id`` (notes validated)."""
+        r.customer_id = customer_id
+        if "notes" in data:
+            r.notes = valid_notes(data["notes"])
+        r.status = Status.BOOKED.value
+        r.expires_at = None
+        r.version += 1
+        r.updated_at = now
 
     @staticmethod
     def _apply_cancel(r: Reservation, by: str, reason: str | None, now: datetime) -> None:

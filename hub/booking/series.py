@@ -347,13 +347,7 @@ class SeriesCommands(ReservationCommands):
                     )
             customer = self.resolve_customer(uow.session, rest["customer"])
             for r in rows:
-                r.customer_id = customer.id
-                if "notes" in rest:
-                    r.notes = rest["notes"]
-                r.status = Status.BOOKED.value
-                r.expires_at = None
-                r.version += 1
-                r.updated_at = uow.now
+                self._apply_booking(r, customer.id, rest, uow.now)
             uow.session.flush()
             for r in rows:
                 self._record(uow, r, "update", "appointment.created")
