@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from hub.domain.errors import Conflict
 from hub.services import Services
-from hub.store.models import ChangeLog, ChangeRef, Outbox, Reservation, Webhook
+from hub.store.models import ChangeLog, ChangeRef, Outbox, Reservation
 from tests.conftest import next_weekday, z
 
 
@@ -24,22 +24,11 @@ def _counts(services: Services) -> dict[str, int]:
 
 
 def _subscribe_webhook(services: Services) -> None:
-    # Webhook subscriptions are set up through their own command in the API; here we only need
-    # one row so that appointment changes owe an outbox delivery.
-    with services.db.write_session() as s, s.begin():
-        from hub.booking.unit import current_seq  # noqa: F401 - keeps the import graph honest
-
-        s.add(
-            Webhook(
-                id="w1",
-                url="http://127.0.0.1:9/hook",
-                events=["appointment.created"],
-                secret_encrypted=services.secrets.encrypt_json("s"),
-                active=True,
-                created_at=services.booking.clock(),
-                updated_at=services.booking.clock(),
-            )
-        )
+    # One subscription, so that appointment changes owe an outbox delivery.
+    services.booking.create_webhook(
+        {"url": "http://127.0.0.1:9/hook", "events": ["appointment.created"], "secret": "s" * 24},
+        box=services.secrets,
+    )
 
 
 def _booking(cafe: dict[str, Any], start: str) -> dict[str, Any]:
